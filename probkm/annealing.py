@@ -1,0 +1,193 @@
+"""Deterministic annealing and Lloyd's algorithm, as pure jitted JAX functions.
+
+Deterministic annealing (DESIGN section 1) maximises the equal-weight annealed likelihood
+``l_T`` in the means at a fixed reference ``sigma`` over a decreasing schedule of
+temperatures, warm-starting each solve from the last. The closed-form fixed point at each
+``T`` is the tempered EM update ``mu_k = sum_i r_ik x_i / sum_i r_ik`` with
+``r = responsibilities(x, 1/K, mu, sigma_ref, T)``. The reference is
+``sigma_ref^2 = 2 lambda_max`` (``lambda_max`` the largest eigenvalue of the data
+covariance), which puts the first critical temperature at ``T_c = lambda_max / sigma_ref^2 = 1/2``:
+a schedule starting at ``T = 1`` (the plain mixture) begins above it, so the result does not
+depend on a random initialisation. The whole schedule is one ``lax.scan`` and compiles once.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import Array
+
+from probkm.likelihood import kmeans_objective_pointwise, nearest_centroid, responsibilities, squared_distances
+
+FIRST_CRITICAL_TEMPERATURE = 0.5
+
+
+class AnnealPath(NamedTuple):
+    """Result of :func:`anneal`.
+
+    :ivar centers: ``(n_clusters, n_dim)`` means at the lowest temperature.
+    :ivar temperatures: ``(n_temperatures,)`` the schedule, decreasing.
+    :ivar path: ``(n_temperatures, n_clusters, n_dim)`` converged means at each temperature.
+    :ivar n_iter: ``(n_temperatures,)`` fixed-point iterations spent at each temperature.
+    :ivar sigma_ref: scalar reference sigma, ``sqrt(2 lambda_max)``.
+    """
+
+    centers: Array
+    temperatures: Array
+    path: Array
+    n_iter: Array
+    sigma_ref: Array
+
+
+class LloydResult(NamedTuple):
+    """Result of :func:`lloyd`: ``centers (K, D)``, ``labels (N,)``, ``inertia ()``, ``n_iter ()``."""
+
+    centers: Array
+    labels: Array
+    inertia: Array
+    n_iter: Array
+
+
+def geometric_schedule(t_max: float, t_min: float, n_temperatures: int) -> Array:
+    """``n_temperatures`` temperatures from ``t_max`` down to ``t_min``, evenly spaced in log."""
+    return jnp.geomspace(t_max, t_min, n_temperatures)
+
+
+def largest_covariance_eigenvalue(x: Array, weights: Array | None = None) -> Array:
+    """``lambda_max`` of the (optionally ``weights``-weighted) covariance of ``x`` ``(N, D)``."""
+    w = jnp.ones(x.shape[0], x.dtype) if weights is None else weights
+    w = w / jnp.sum(w)
+    centred = x - w @ x
+    cov = (centred * w[:, None]).T @ centred
+    return jnp.linalg.eigvalsh(cov)[-1]
+
+
+def _weighted_means(x: Array, resp: Array, previous: Array) -> Array:
+    """``sum_i r_ik x_i / sum_i r_ik``; a component with no mass keeps its previous mean."""
+    mass = jnp.sum(resp, axis=0)
+    means = (resp.T @ x) / jnp.maximum(mass, 1e-30)[:, None]
+    return jnp.where(mass[:, None] > 0, means, previous)
+
+
+@partial(jax.jit, static_argnames=("n_clusters", "max_iter"))
+def anneal(
+    rng_key: Array,
+    x: Array,
+    temperatures: Array,
+    *,
+    n_clusters: int,
+    max_iter: int = 100,
+    tol: float = 1e-5,
+    perturbation: float = 1e-3,
+) -> AnnealPath:
+    """Deterministic annealing of ``n_clusters`` equal-weight means over ``temperatures``.
+
+    :param rng_key: key for the symmetry-breaking perturbation added at each temperature.
+    :param x: ``(n_obs, n_dim)`` data.
+    :param temperatures: ``(n_temperatures,)`` decreasing schedule, traced (one compile
+        serves every schedule of the same length).
+    :param max_iter: most fixed-point iterations per temperature.
+    :param tol: stop a temperature once no mean moves more than ``tol * sigma_ref``.
+    :param perturbation: size of the perturbation, relative to ``sigma_ref``; coincident
+        means can only split if something separates them.
+    """
+    center = jnp.mean(x, axis=0)
+    xc = x - center  # work centred so the perturbation is not lost to float rounding
+    sigma_ref = jnp.sqrt(2.0 * largest_covariance_eigenvalue(xc))
+    weights = jnp.full((n_clusters,), 1.0 / n_clusters, x.dtype)
+    keys = jax.random.split(rng_key, temperatures.shape[0])
+
+    def solve(means, inputs):
+        key, temperature = inputs
+        means = means + perturbation * sigma_ref * jax.random.normal(key, means.shape, means.dtype)
+
+        def body(carry):
+            current, _, it = carry
+            resp = responsibilities(xc, weights, current, sigma_ref, temperature)
+            new = _weighted_means(xc, resp, current)
+            return new, jnp.max(jnp.abs(new - current)), it + 1
+
+        def keep_going(carry):
+            _, shift, it = carry
+            return (shift > tol * sigma_ref) & (it < max_iter)
+
+        means, _, n_iter = jax.lax.while_loop(keep_going, body, (means, jnp.inf, 0))
+        return means, (means, n_iter)
+
+    start = jnp.zeros((n_clusters, x.shape[1]), x.dtype)
+    final, (path, n_iter) = jax.lax.scan(solve, start, (keys, temperatures))
+    return AnnealPath(final + center, temperatures, path + center, n_iter, sigma_ref)
+
+
+@partial(jax.jit, static_argnames=("max_iter",))
+def lloyd(x: Array, centers: Array, *, max_iter: int = 300, tol: float = 0.0) -> LloydResult:
+    """Lloyd's algorithm (the ``T = 0`` limit of the annealed fixed point) from ``centers``.
+
+    Stops when the inertia stops decreasing by more than ``tol`` (relative) or after
+    ``max_iter`` iterations. An empty cluster keeps its previous centroid.
+    """
+
+    def body(carry):
+        current, inertia, _, it = carry
+        labels = nearest_centroid(x, current)
+        resp = jax.nn.one_hot(labels, current.shape[0], dtype=x.dtype)
+        new = _weighted_means(x, resp, current)
+        new_inertia = jnp.sum(kmeans_objective_pointwise(x, new))
+        return new, new_inertia, inertia, it + 1
+
+    def keep_going(carry):
+        _, inertia, previous, it = carry
+        return (inertia < previous * (1.0 - tol)) & (it < max_iter)
+
+    inertia0 = jnp.sum(kmeans_objective_pointwise(x, centers))
+    init = (centers, inertia0, jnp.asarray(jnp.inf, x.dtype), 0)
+    centers, inertia, _, n_iter = jax.lax.while_loop(keep_going, body, init)
+    return LloydResult(centers, nearest_centroid(x, centers), inertia, n_iter)
+
+
+@partial(jax.jit, static_argnames=("n_clusters",))
+def kmeans_plusplus(rng_key: Array, x: Array, *, n_clusters: int) -> Array:
+    """k-means++ seeding: ``(n_clusters, n_dim)`` centres drawn with probability ``∝ D(x)^2``."""
+    keys = jax.random.split(rng_key, n_clusters)
+    first = x[jax.random.randint(keys[0], (), 0, x.shape[0])]
+    centers = jnp.zeros((n_clusters, x.shape[1]), x.dtype).at[0].set(first)
+    closest = jnp.sum((x - first) ** 2, axis=-1)
+
+    def add(k, carry):
+        centers, closest = carry
+        logits = jnp.where(closest > 0, jnp.log(jnp.maximum(closest, 1e-30)), -jnp.inf)
+        # all points on existing centres: fall back to a uniform choice
+        logits = jnp.where(jnp.all(closest <= 0), jnp.zeros_like(logits), logits)
+        chosen = x[jax.random.categorical(keys[k], logits)]
+        closest = jnp.minimum(closest, jnp.sum((x - chosen) ** 2, axis=-1))
+        return centers.at[k].set(chosen), closest
+
+    centers, _ = jax.lax.fori_loop(1, n_clusters, add, (centers, closest))
+    return centers
+
+
+def cluster_critical_temperatures(x: Array, labels: Array, n_clusters: int, sigma_ref: Array) -> Array:
+    """Critical temperature ``lambda_max(cluster k) / sigma_ref^2`` of each cluster, ``(K,)``.
+
+    Below its critical temperature a cluster would split further (DESIGN section 1).
+    """
+    one_hot = jax.nn.one_hot(labels, n_clusters, dtype=x.dtype).T
+    lam = jax.vmap(lambda w: largest_covariance_eigenvalue(x, w))(one_hot)
+    return lam / sigma_ref**2
+
+
+__all__ = [
+    "AnnealPath",
+    "LloydResult",
+    "FIRST_CRITICAL_TEMPERATURE",
+    "anneal",
+    "lloyd",
+    "kmeans_plusplus",
+    "geometric_schedule",
+    "largest_covariance_eigenvalue",
+    "cluster_critical_temperatures",
+    "squared_distances",
+]

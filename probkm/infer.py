@@ -1,0 +1,165 @@
+"""Inference for probkm's models: MAP by SVI with an ``AutoDelta`` guide, and NUTS.
+
+Both take any probkm model (or a user's model with the same sites) and plain keyword
+arguments for it. Keyword arguments split into *static* ones (ints, strings, ``None``,
+which fix shapes and control flow) and *traced* ones (arrays and floats, such as a
+temperature, a fixed sigma or prior scales), so a temperature schedule, a sequence of
+restarts or repeated fits of the same shape reuse one compiled function.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+from jax import Array
+from numpyro.infer import MCMC, NUTS, SVI, Trace_ELBO
+from numpyro.infer.autoguide import AutoDelta
+from numpyro.infer.initialization import init_to_value
+
+OPTIMIZERS = ("adam", "bfgs")
+
+
+class MapResult(NamedTuple):
+    """Result of :func:`fit_map`.
+
+    :ivar params: dict of site name to MAP value (constrained), for the best restart.
+    :ivar loss: scalar, negative log joint density at ``params`` (lower is better).
+    :ivar losses: ``(n_restarts, num_steps)`` loss trace of every restart.
+    :ivar restart_losses: ``(n_restarts,)`` final loss of every restart.
+    :ivar best: index of the kept restart.
+    """
+
+    params: dict[str, Array]
+    loss: Array
+    losses: Array
+    restart_losses: Array
+    best: int
+
+
+def split_model_kwargs(model_kwargs: dict[str, Any]) -> tuple[tuple, dict[str, Array]]:
+    """Split keyword arguments into a hashable static tuple and a dict of traced arrays.
+
+    Floats and arrays become arrays of one fixed dtype per kind, so a Python float and a
+    ``jnp`` scalar do not compile twice.
+    """
+    static, traced = [], {}
+    for name, value in sorted(model_kwargs.items()):
+        if value is None or isinstance(value, (str, bool, int, tuple)) and not isinstance(value, float):
+            static.append((name, value))
+        else:
+            traced[name] = jnp.asarray(value, dtype=jnp.result_type(float))
+    return tuple(static), traced
+
+
+def _optimizer(name: str, learning_rate: float):
+    if name == "adam":
+        return numpyro.optim.Adam(learning_rate)
+    if name == "bfgs":
+        return numpyro.optim.Minimize(method="BFGS")
+    raise ValueError(f"optimizer must be one of {OPTIMIZERS}; got {name!r}.")
+
+
+@partial(jax.jit, static_argnames=("model", "static_kwargs", "optimizer", "learning_rate", "num_steps"))
+def _map_restarts(rng_key, x, init_values, traced_kwargs, *, model, static_kwargs, optimizer, learning_rate, num_steps):
+    """Run SVI from each restart's initial values in one vmapped, compiled function."""
+    kwargs = {**dict(static_kwargs), **traced_kwargs}
+
+    def one(key, values):
+        guide = AutoDelta(model, init_loc_fn=init_to_value(values=values))
+        svi = SVI(model, guide, _optimizer(optimizer, learning_rate), Trace_ELBO())
+        state = svi.init(key, x, **kwargs)
+
+        def step(state, _):
+            return svi.update(state, x, **kwargs)
+
+        state, losses = jax.lax.scan(step, state, None, length=num_steps)
+        params = guide.median(svi.get_params(state))
+        return params, svi.evaluate(state, x, **kwargs), losses
+
+    n_restarts = jax.tree_util.tree_leaves(init_values)[0].shape[0]
+    keys = jax.random.split(rng_key, n_restarts)
+    return jax.vmap(one)(keys, init_values)
+
+
+def fit_map(
+    rng_key: Array,
+    x: Array,
+    model: Callable,
+    init_values: dict[str, Array],
+    *,
+    num_steps: int = 500,
+    optimizer: str = "adam",
+    learning_rate: float = 0.05,
+    **model_kwargs,
+) -> MapResult:
+    """MAP estimate of ``model``'s latent sites by SVI with an ``AutoDelta`` guide.
+
+    :param rng_key: JAX PRNG key.
+    :param x: ``(n_obs, n_dim)`` data.
+    :param model: a NumPyro model called as ``model(x, **model_kwargs)``.
+    :param init_values: site name to initial value, each with a leading restart axis
+        ``(n_restarts, ...)``; every restart is optimised and the lowest loss is kept.
+    :param num_steps: optimiser steps (for ``"bfgs"``, each step is a full BFGS solve).
+    :param optimizer: ``"adam"`` or ``"bfgs"`` (NumPyro's full-batch ``Minimize``).
+    :param learning_rate: Adam's step size, in the unconstrained units of the sites.
+    """
+    static, traced = split_model_kwargs(model_kwargs)
+    _optimizer(optimizer, learning_rate)  # validate before compiling
+    params, final, losses = _map_restarts(
+        rng_key, x, init_values, traced, model=model, static_kwargs=static,
+        optimizer=optimizer, learning_rate=float(learning_rate), num_steps=int(num_steps),
+    )
+    final = np.asarray(final)
+    best = int(np.nanargmin(np.where(np.isfinite(final), final, np.inf)))
+    best_params = {k: v[best] for k, v in params.items()}
+    return MapResult(best_params, final[best], losses, final, best)
+
+
+def fit_nuts(
+    rng_key: Array,
+    x: Array,
+    model: Callable,
+    *,
+    num_warmup: int = 500,
+    num_samples: int = 1000,
+    num_chains: int = 2,
+    chain_method: str = "sequential",
+    init_values: dict[str, Array] | None = None,
+    target_accept_prob: float = 0.8,
+    progress_bar: bool = False,
+    **model_kwargs,
+) -> MCMC:
+    """Run NUTS on ``model(x, **model_kwargs)`` and return the NumPyro ``MCMC`` object.
+
+    ``extra_fields`` include the potential energy, energy, step counts, acceptance
+    probabilities and divergences, which become ArviZ's ``sample_stats``. With
+    ``init_values`` every chain starts at that point (for instance the MAP), so all chains
+    explore the same labelling of the mixture; relabel draws before summarising anyway
+    (:func:`probkm.relabel.relabel_samples`).
+
+    :param chain_method: ``"sequential"``, ``"vectorized"`` or ``"parallel"`` (one chain
+        per device; on a CPU host, set ``XLA_FLAGS=--xla_force_host_platform_device_count``
+        before JAX starts).
+    """
+    init_strategy = init_to_value(values=init_values) if init_values else numpyro.infer.init_to_median
+    kernel = NUTS(model, init_strategy=init_strategy, target_accept_prob=target_accept_prob)
+    mcmc = MCMC(
+        kernel,
+        num_warmup=num_warmup,
+        num_samples=num_samples,
+        num_chains=num_chains,
+        chain_method=chain_method,
+        progress_bar=progress_bar,
+    )
+    mcmc.run(
+        rng_key,
+        x,
+        extra_fields=("potential_energy", "energy", "num_steps", "accept_prob", "diverging"),
+        **model_kwargs,
+    )
+    return mcmc

@@ -1,0 +1,126 @@
+"""Turning probkm's inference results into ``arviz.InferenceData``.
+
+Groups (ArviZ's schema): ``posterior`` (relabelled draws), ``sample_stats``,
+``log_likelihood`` (marginal pointwise log-likelihood of ``x``), ``log_prior`` (log prior
+density of each latent site per draw, which ``az.psens`` needs and ``az.from_numpyro``
+does not fill), ``prior`` and ``prior_predictive``, ``posterior_predictive`` and
+``observed_data``. Dimensions: ``chain``, ``draw``, ``cluster``, ``feature``, ``obs``.
+
+A MAP fit is stored as a posterior with one chain and one draw (ArviZ 0.x needs both
+dimensions); ``idata.attrs["inference"]`` says which it is.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import arviz as az
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+from numpyro import handlers
+from numpyro.infer import Predictive
+from numpyro.infer.util import log_likelihood as numpyro_log_likelihood
+
+from probkm.models import data_prior_defaults
+
+DIMS = {
+    "means": ["cluster", "feature"],
+    "weights": ["cluster"],
+    "x": ["obs", "feature"],
+}
+LOG_LIKELIHOOD_DIMS = {"x": ["obs"]}
+_STAT_NAMES = {"potential_energy": "lp", "num_steps": "n_steps", "accept_prob": "acceptance_rate"}
+
+
+def simulation_kwargs(x: Array, model_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """``model_kwargs`` completed with data-derived prior settings, so the model can run with ``x=None``."""
+    filled = {k: v for k, v in data_prior_defaults(x).items() if model_kwargs.get(k) is None}
+    return {**model_kwargs, **filled, "shape": tuple(np.shape(x))}
+
+
+def latent_log_prior(model: Callable, samples: Mapping[str, Array], x: Array, model_kwargs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Log prior density of each latent site at each draw.
+
+    :param samples: site name to draws with one leading sample axis ``(n_draws, ...)``.
+    :return: site name to ``(n_draws,)``, each summed over the site's plates and event dims.
+    """
+
+    def one(draw):
+        seeded = handlers.seed(handlers.substitute(model, data=draw), jax.random.key(0))
+        trace = handlers.trace(seeded).get_trace(x, **model_kwargs)
+        return {
+            name: jnp.sum(site["fn"].log_prob(site["value"]))
+            for name, site in trace.items()
+            if site["type"] == "sample" and not site["is_observed"] and name in draw
+        }
+
+    return {k: np.asarray(v) for k, v in jax.lax.map(one, dict(samples), batch_size=256).items()}
+
+
+def _flatten(samples: Mapping[str, np.ndarray], n_lead: int) -> dict[str, np.ndarray]:
+    return {k: np.reshape(v, (-1,) + np.shape(v)[n_lead:]) for k, v in samples.items()}
+
+
+def _unflatten(values: Mapping[str, np.ndarray], lead: tuple[int, ...]) -> dict[str, np.ndarray]:
+    return {k: np.reshape(np.asarray(v), lead + np.shape(v)[1:]) for k, v in values.items()}
+
+
+def build_inference_data(
+    rng_key: Array,
+    model: Callable,
+    x: Array,
+    posterior: Mapping[str, np.ndarray],
+    *,
+    model_kwargs: Mapping[str, Any],
+    sample_stats: Mapping[str, np.ndarray] | None = None,
+    num_prior_samples: int = 500,
+    posterior_predictive: bool = True,
+    attrs: Mapping[str, Any] | None = None,
+) -> az.InferenceData:
+    """Assemble every group from posterior draws shaped ``(chain, draw, ...)``.
+
+    :param rng_key: key for the prior, prior-predictive and posterior-predictive draws.
+    :param model: the probkm model the draws came from.
+    :param x: ``(n_obs, n_dim)`` observed data.
+    :param posterior: site name to ``(chain, draw, ...)`` draws, already relabelled.
+    :param model_kwargs: the model's keyword arguments (other than ``x``).
+    :param sample_stats: NumPyro ``extra_fields`` shaped ``(chain, draw)``; renamed to ArviZ's names.
+    :param num_prior_samples: draws in the ``prior`` and ``prior_predictive`` groups.
+    :param posterior_predictive: whether to simulate the ``posterior_predictive`` group
+        (one replicate of ``x`` per draw).
+    """
+    key_prior, key_post = jax.random.split(rng_key)
+    lead = tuple(np.shape(posterior["means"])[:2])
+    flat = _flatten(posterior, 2)
+    sim_kwargs = simulation_kwargs(x, model_kwargs)
+    log_lik = numpyro_log_likelihood(model, flat, x, **model_kwargs)
+    log_prior = latent_log_prior(model, flat, x, model_kwargs)
+    prior = Predictive(model, num_samples=num_prior_samples)(key_prior, None, **sim_kwargs)
+    prior = {k: np.asarray(v)[None] for k, v in prior.items() if k in posterior or k == "x"}
+    groups: dict[str, Any] = {
+        "posterior": dict(posterior),
+        "prior": {k: v for k, v in prior.items() if k != "x"},
+        "prior_predictive": {"x": prior["x"]},
+        "observed_data": {"x": np.asarray(x)},
+    }
+    if posterior_predictive:
+        draws = Predictive(model, posterior_samples=flat, return_sites=["x"])(key_post, None, **sim_kwargs)
+        groups["posterior_predictive"] = _unflatten(draws, lead)
+    if sample_stats is not None:
+        stats = {_STAT_NAMES.get(k, k): np.asarray(v) for k, v in sample_stats.items()}
+        if "lp" in stats:
+            stats["lp"] = -stats["lp"]
+        if "n_steps" in stats:
+            stats["tree_depth"] = np.log2(np.maximum(stats["n_steps"], 1)).astype(int) + 1
+        groups["sample_stats"] = stats
+    n_obs, n_dim = np.shape(x)
+    n_clusters = np.shape(posterior["means"])[-2]
+    coords = {"cluster": np.arange(n_clusters), "feature": np.arange(n_dim), "obs": np.arange(n_obs)}
+    idata = az.from_dict(**groups, coords=coords, dims=DIMS, attrs=dict(attrs or {}))
+    idata.add_groups(
+        log_likelihood=az.dict_to_dataset(_unflatten(log_lik, lead), coords=coords, dims=LOG_LIKELIHOOD_DIMS),
+        log_prior=az.dict_to_dataset(_unflatten(log_prior, lead), coords=coords),
+    )
+    return idata

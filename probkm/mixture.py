@@ -1,0 +1,282 @@
+"""``SphericalGMM``: the shared-sigma spherical Gaussian mixture as a scikit-learn estimator.
+
+The class only wires together :mod:`probkm.kmeans` (initialisation), :mod:`probkm.infer`
+(MAP and NUTS), :mod:`probkm.relabel`, :mod:`probkm.predictive` and
+:mod:`probkm.inference_data`; it holds no mathematics of its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from sklearn.base import DensityMixin
+from sklearn.utils.validation import check_is_fitted
+
+from probkm._base import ProbKMBase, Scaling, as_jax
+from probkm._checks import check_choice, check_enough_samples, check_positive_float, check_positive_int
+from probkm.annealing import geometric_schedule
+from probkm.infer import OPTIMIZERS, fit_map, fit_nuts
+from probkm.inference_data import build_inference_data
+from probkm.kmeans import kmeans_candidates
+from probkm.models import SIGMA_PRIORS, data_prior_defaults, spherical_gmm
+from probkm.predictive import Draws, predictive_log_density, predictive_responsibilities, sample_predictive
+from probkm.relabel import relabel_samples
+
+INFERENCE = ("map", "mcmc")
+CHAIN_METHODS = ("sequential", "vectorized", "parallel")
+
+
+def _initial_values(candidates, n_obs: int, n_dim: int) -> dict[str, jax.Array]:
+    """MAP starting points from k-means candidates: centroids, cluster proportions and plug-in sigma."""
+    n_clusters = candidates.centers.shape[1]
+    counts = jax.vmap(lambda l: jnp.bincount(l, length=n_clusters))(candidates.labels)
+    weights = (counts + 1.0) / (n_obs + n_clusters)  # keep every weight inside the simplex
+    sigma = jnp.sqrt(jnp.maximum(candidates.inertia / (n_obs * n_dim), 1e-6))
+    return {"means": candidates.centers, "weights": weights, "sigma": sigma}
+
+
+class SphericalGMM(DensityMixin, ProbKMBase):
+    """Gaussian mixture with spherical components that share one ``sigma``, with priors.
+
+    MAP (``inference="map"``) or full posterior by NUTS (``inference="mcmc"``), always with
+    an :class:`arviz.InferenceData` in ``idata_``. The MAP starts from deterministic
+    annealing and ``n_init`` k-means++ restarts and keeps the restart with the best
+    objective; NUTS starts every chain at the MAP and relabels each draw by Hungarian
+    matching of its means to the MAP means (:mod:`probkm.relabel`).
+
+    Parameters
+    ----------
+    n_components : int
+        Number of mixture components ``K``.
+    inference : {"map", "mcmc"}
+    sigma_prior : {"halfnormal", "lognormal", "invgamma"}
+        Prior on the shared sigma (see :mod:`probkm.models`).
+    sigma_scale, loc_center, loc_scale : float or array or None
+        Prior settings in the units of ``X``; ``None`` takes them from the data.
+    weight_concentration : float
+        Dirichlet concentration per component.
+    n_init : int
+        k-means++ restarts besides the annealed start (0: annealing only).
+    num_steps, optimizer, learning_rate :
+        SVI settings for the MAP (``optimizer`` is ``"adam"`` or ``"bfgs"``).
+    n_temperatures, t_min :
+        The annealing schedule for the start, ``n_temperatures`` steps from ``T = 1`` to ``t_min``.
+    num_warmup, num_samples, num_chains, chain_method, target_accept_prob :
+        NUTS settings, with NumPyro's names.
+    num_prior_samples : int
+        Draws in the ``prior`` and ``prior_predictive`` groups of ``idata_``.
+    random_state : int, numpy random state or None
+
+    Attributes
+    ----------
+    weights_ : ndarray (K,)
+    means_ : ndarray (K, D)
+    sigma_ : float
+        MAP values, or posterior means after relabelling.
+    idata_ : arviz.InferenceData
+        Built on first access from the fit.
+    draws_ : probkm.predictive.Draws
+        The parameter draws behind every prediction (one for MAP).
+    lower_bound_ : float
+        Log joint density (prior times likelihood) at the MAP.
+    """
+
+    def __init__(
+        self,
+        n_components: int = 1,
+        *,
+        inference: str = "map",
+        sigma_prior: str = "halfnormal",
+        sigma_scale: float | None = None,
+        loc_center: Any = None,
+        loc_scale: Any = None,
+        weight_concentration: float = 1.0,
+        n_init: int = 3,
+        num_steps: int = 500,
+        optimizer: str = "adam",
+        learning_rate: float = 0.05,
+        n_temperatures: int = 60,
+        t_min: float = 1e-3,
+        num_warmup: int = 500,
+        num_samples: int = 1000,
+        num_chains: int = 2,
+        chain_method: str = "sequential",
+        target_accept_prob: float = 0.8,
+        num_prior_samples: int = 200,
+        random_state: Any = None,
+    ):
+        self.n_components = n_components
+        self.inference = inference
+        self.sigma_prior = sigma_prior
+        self.sigma_scale = sigma_scale
+        self.loc_center = loc_center
+        self.loc_scale = loc_scale
+        self.weight_concentration = weight_concentration
+        self.n_init = n_init
+        self.num_steps = num_steps
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.n_temperatures = n_temperatures
+        self.t_min = t_min
+        self.num_warmup = num_warmup
+        self.num_samples = num_samples
+        self.num_chains = num_chains
+        self.chain_method = chain_method
+        self.target_accept_prob = target_accept_prob
+        self.num_prior_samples = num_prior_samples
+        self.random_state = random_state
+
+    def _check_params(self) -> None:
+        check_positive_int("n_components", self.n_components)
+        check_choice("inference", self.inference, INFERENCE)
+        check_choice("sigma_prior", self.sigma_prior, SIGMA_PRIORS)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("chain_method", self.chain_method, CHAIN_METHODS)
+        check_positive_float("sigma_scale", self.sigma_scale, allow_none=True)
+        check_positive_float("weight_concentration", self.weight_concentration)
+        check_positive_float("learning_rate", self.learning_rate)
+        check_positive_float("t_min", self.t_min)
+        check_positive_int("n_init", self.n_init, minimum=0)
+        for name in ("num_steps", "n_temperatures", "num_samples", "num_chains", "num_prior_samples"):
+            check_positive_int(name, getattr(self, name))
+        check_positive_int("num_warmup", self.num_warmup, minimum=0)
+        if not 0 < self.target_accept_prob < 1:
+            raise ValueError(f"target_accept_prob must be in (0, 1); got {self.target_accept_prob}.")
+
+    def _model_kwargs(self, X: np.ndarray) -> dict[str, Any]:
+        """The model's prior settings in the units of ``X``, data-derived where unset."""
+        defaults = data_prior_defaults(X)
+        given = {"loc_center": self.loc_center, "loc_scale": self.loc_scale, "sigma_scale": self.sigma_scale}
+        settings = {k: np.asarray(defaults[k] if v is None else v, dtype=float) for k, v in given.items()}
+        return {
+            "n_components": self.n_components,
+            "sigma_prior": self.sigma_prior,
+            "weight_concentration": float(self.weight_concentration),
+            **settings,
+        }
+
+    def fit(self, X: Any, y: Any = None) -> "SphericalGMM":
+        """Fit to ``X`` ``(n_samples, n_features)``; ``y`` is ignored. Returns ``self``."""
+        self._check_params()
+        X = self._validate(X, reset=True)
+        check_enough_samples(X.shape[0], self.n_components, param="n_components")
+        n_obs, n_dim = X.shape
+        key_init, key_map, key_nuts, self._idata_key = jax.random.split(self._key(), 4)
+        kwargs = self._model_kwargs(X)
+
+        # MAP on standardised data: the posterior maps exactly back (every prior is a location-scale family)
+        scaling = Scaling.of(X)
+        std_kwargs = {
+            **kwargs,
+            "loc_center": (kwargs["loc_center"] - scaling.center) / scaling.scale,
+            "loc_scale": kwargs["loc_scale"] / scaling.scale,
+            "sigma_scale": kwargs["sigma_scale"] / scaling.scale,
+        }
+        x_std = as_jax(scaling.forward(X))
+        temperatures = geometric_schedule(1.0, self.t_min, self.n_temperatures)
+        candidates = kmeans_candidates(
+            key_init, x_std, temperatures, n_clusters=self.n_components, n_init=self.n_init
+        )
+        result = fit_map(
+            key_map, x_std, spherical_gmm, _initial_values(candidates, n_obs, n_dim),
+            num_steps=self.num_steps, optimizer=self.optimizer, learning_rate=self.learning_rate,
+            **std_kwargs,
+        )
+        map_point = {
+            "weights": np.asarray(result.params["weights"], dtype=float),
+            "means": np.asarray(result.params["means"], dtype=float) * scaling.scale + scaling.center,
+            "sigma": float(result.params["sigma"]) * scaling.scale,
+        }
+        # loss is -log joint of the standardised problem; the change of variables adds the Jacobian
+        self.lower_bound_ = float(-result.loss) - (n_obs * n_dim + n_dim * self.n_components + 1) * np.log(scaling.scale)
+        self.n_iter_ = self.num_steps
+
+        if self.inference == "map":
+            posterior = {k: np.asarray(v, dtype=float)[None, None] for k, v in map_point.items()}
+            stats = {"potential_energy": np.full((1, 1), -self.lower_bound_)}
+        else:
+            mcmc = fit_nuts(
+                key_nuts, as_jax(X), spherical_gmm,
+                num_warmup=self.num_warmup, num_samples=self.num_samples, num_chains=self.num_chains,
+                chain_method=self.chain_method, target_accept_prob=self.target_accept_prob,
+                init_values={k: jnp.asarray(v, dtype=jnp.result_type(float)) for k, v in map_point.items()},
+                **kwargs,
+            )
+            samples = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
+            posterior = relabel_samples(samples, map_point["means"])
+            stats = {k: np.asarray(v) for k, v in mcmc.get_extra_fields(group_by_chain=True).items()}
+
+        self.map_ = map_point
+        self._posterior, self._sample_stats, self._model_kw = posterior, stats, kwargs
+        self._fit_X = X
+        self._idata = None
+        flat = {k: np.reshape(v, (-1,) + v.shape[2:]) for k, v in posterior.items()}
+        self.draws_ = Draws(*(as_jax(flat[k]) for k in ("weights", "means", "sigma")))
+        self.weights_ = flat["weights"].mean(axis=0)
+        self.means_ = flat["means"].mean(axis=0)
+        self.sigma_ = float(flat["sigma"].mean())
+        return self
+
+    @property
+    def idata_(self):
+        """The fit as :class:`arviz.InferenceData` (every group; built once, on first access)."""
+        if getattr(self, "_idata", None) is None:
+            check_is_fitted(self, "draws_")
+            self._idata = build_inference_data(
+                self._idata_key, spherical_gmm, as_jax(self._fit_X), self._posterior,
+                model_kwargs=self._model_kw, sample_stats=self._sample_stats,
+                num_prior_samples=self.num_prior_samples,
+                attrs={"inference": self.inference, "model": "spherical_gmm"},
+            )
+        return self._idata
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Log (posterior-predictive) density of each row of ``X``, shape ``(n_samples,)``."""
+        X = self._validate(X, reset=False)
+        return np.asarray(predictive_log_density(as_jax(X), self.draws_), dtype=float)
+
+    def score(self, X: Any, y: Any = None) -> float:
+        """Mean log density per sample of ``X``."""
+        return float(np.mean(self.score_samples(X)))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Component probabilities ``(n_samples, n_components)``, averaged over the draws."""
+        X = self._validate(X, reset=False)
+        return np.asarray(predictive_responsibilities(as_jax(X), self.draws_), dtype=float)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most probable component of each row, shape ``(n_samples,)``."""
+        return np.argmax(self.predict_proba(X), axis=1)
+
+    def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
+        """``fit(X)`` then ``predict(X)``."""
+        return self.fit(X).predict(X)
+
+    def sample(self, n_samples: int = 1, *, random_state: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """Draw ``n_samples`` new points from the fitted model.
+
+        From the MAP mixture, or from the posterior predictive (each point with its own
+        posterior draw). ``random_state`` defaults to the estimator's.
+
+        :return: ``X (n_samples, n_features)`` and component labels ``y (n_samples,)``.
+        """
+        check_is_fitted(self, "draws_")
+        n_samples = check_positive_int("n_samples", n_samples)
+        x, y = sample_predictive(self._key(random_state), n_samples, self.draws_)
+        return np.asarray(x, dtype=float), np.asarray(y)
+
+    def _n_parameters(self) -> int:
+        return self.n_components * self.n_features_in_ + self.n_components
+
+    def bic(self, X: Any) -> float:
+        """Bayesian information criterion of the fitted point on ``X`` (lower is better)."""
+        X_arr = self._validate(X, reset=False)
+        return -2 * self.score(X_arr) * X_arr.shape[0] + self._n_parameters() * np.log(X_arr.shape[0])
+
+    def aic(self, X: Any) -> float:
+        """Akaike information criterion of the fitted point on ``X`` (lower is better)."""
+        X_arr = self._validate(X, reset=False)
+        return -2 * self.score(X_arr) * X_arr.shape[0] + 2 * self._n_parameters()

@@ -1,0 +1,87 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.optimize import linear_sum_assignment
+
+import probkm
+from probkm.infer import fit_map, split_model_kwargs
+from probkm.models import annealed_gmm, data_prior_defaults, spherical_gmm
+from probkm.relabel import matching_permutations, relabel_samples
+from tests.conftest import draw_mixture
+
+
+def matched_error(estimated, true):
+    cost = ((estimated[:, None] - true[None]) ** 2).sum(-1)
+    rows, cols = linear_sum_assignment(cost)
+    return np.abs(estimated[rows] - true[cols]).max()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_map_recovers_sigma_and_means(seed):
+    X, _, means, sigma = draw_mixture(seed)
+    gmm = probkm.SphericalGMM(4, random_state=seed).fit(X)
+    assert gmm.sigma_ == pytest.approx(sigma, rel=0.05)
+    assert matched_error(gmm.means_, means) < 0.15
+    np.testing.assert_allclose(gmm.weights_.sum(), 1.0, rtol=1e-5)
+
+
+def test_map_with_bfgs_agrees_with_adam(mixture_data, map_fit):
+    X = mixture_data[0]
+    bfgs = probkm.SphericalGMM(4, optimizer="bfgs", num_steps=1, random_state=0).fit(X)
+    assert bfgs.sigma_ == pytest.approx(map_fit.sigma_, rel=1e-3)
+    assert matched_error(bfgs.means_, map_fit.means_) < 1e-2
+    assert bfgs.lower_bound_ >= map_fit.lower_bound_ - 0.5
+
+
+def test_map_keeps_the_best_restart():
+    X, _, means, _ = draw_mixture(5, n_obs=600)
+    x = jnp.asarray(X, dtype=jnp.float32)
+    good = {"means": jnp.asarray(means, jnp.float32), "weights": jnp.full(4, 0.25), "sigma": jnp.array(0.7)}
+    bad = {"means": jnp.zeros((4, 3)) + jnp.arange(4.0)[:, None] * 1e-2, "weights": jnp.full(4, 0.25), "sigma": jnp.array(5.0)}
+    init = jax.tree_util.tree_map(lambda a, b: jnp.stack([a, b]), bad, good)
+    result = fit_map(jax.random.key(0), x, spherical_gmm, init, num_steps=200, n_components=4, **data_prior_defaults(X))
+    assert result.best == 1
+    assert result.loss == result.restart_losses.min()
+    assert result.losses.shape == (2, 200)
+
+
+def test_map_over_a_temperature_schedule_compiles_once(mixture_data):
+    X = mixture_data[0][:300]
+    x = jnp.asarray(X, dtype=jnp.float32)
+    init = {"means": jnp.asarray(X[:4], jnp.float32)[None]}
+    kwargs = dict(n_components=4, weights="equal", sigma=1.0, **data_prior_defaults(X))
+    calls = {"n": 0}
+
+    def counted(*args, **kw):
+        calls["n"] += 1
+        return annealed_gmm(*args, **kw)
+
+    for temperature in [1.0, 0.3, 0.1, 0.03, 0.01]:
+        fit_map(jax.random.key(0), x, counted, init, num_steps=10, temperature=temperature, **kwargs)
+    traces_after_five = calls["n"]
+    fit_map(jax.random.key(0), x, counted, init, num_steps=10, temperature=0.003, **kwargs)
+    assert calls["n"] == traces_after_five  # a new temperature re-uses the compiled function
+
+
+def test_split_model_kwargs_keeps_shapes_static_and_values_traced():
+    static, traced = split_model_kwargs({"n_components": 3, "sigma_prior": "lognormal", "temperature": 0.5, "sigma": None})
+    assert dict(static) == {"n_components": 3, "sigma_prior": "lognormal", "sigma": None}
+    assert set(traced) == {"temperature"} and traced["temperature"].dtype == jnp.float32
+
+
+def test_unknown_optimizer_is_rejected(mixture_data):
+    with pytest.raises(ValueError, match="optimizer must be one of 'adam', 'bfgs'; got 'sgd'"):
+        probkm.SphericalGMM(2, optimizer="sgd").fit(mixture_data[0])
+
+
+def test_relabel_undoes_a_permutation():
+    reference = np.array([[0.0, 0.0], [5.0, 0.0], [0.0, 5.0]])
+    rng = np.random.default_rng(0)
+    perms = np.stack([rng.permutation(3) for _ in range(12)]).reshape(2, 6, 3)
+    means = reference[perms] + rng.normal(scale=0.1, size=(2, 6, 3, 2))
+    weights = np.array([0.2, 0.3, 0.5])[perms]
+    out = relabel_samples({"means": means, "weights": weights, "sigma": np.ones((2, 6))}, reference)
+    np.testing.assert_allclose(out["weights"], np.broadcast_to([0.2, 0.3, 0.5], (2, 6, 3)))
+    assert np.abs(out["means"] - reference).max() < 0.5
+    np.testing.assert_array_equal(matching_permutations(reference[None], reference)[0], [0, 1, 2])

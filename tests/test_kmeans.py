@@ -1,0 +1,89 @@
+import jax
+import numpy as np
+import pytest
+from sklearn.cluster import KMeans
+from sklearn.datasets import load_iris, load_wine, make_blobs
+from sklearn.preprocessing import StandardScaler
+
+import probkm
+from probkm.annealing import anneal, geometric_schedule
+
+
+@pytest.mark.parametrize(
+    "name, data, k",
+    [
+        ("blobs", make_blobs(3000, n_features=4, centers=6, cluster_std=1.5, random_state=2)[0], 6),
+        ("iris", StandardScaler().fit_transform(load_iris().data), 3),
+        ("wine", StandardScaler().fit_transform(load_wine().data), 3),
+    ],
+)
+def test_annealed_kmeans_reaches_sklearn_inertia(name, data, k):
+    ours = probkm.AnnealedKMeans(k, random_state=0).fit(data)
+    theirs = KMeans(k, n_init=10, random_state=0).fit(data)
+    assert ours.inertia_ <= 1.001 * theirs.inertia_, (name, ours.inertia_, theirs.inertia_)
+    # labels are nearest-centroid labels, and sigma_ is the plug-in
+    d = ((data[:, None] - ours.cluster_centers_[None]) ** 2).sum(-1)
+    np.testing.assert_array_equal(ours.labels_, d.argmin(-1))
+    n, dim = data.shape
+    assert ours.sigma_**2 == pytest.approx(ours.inertia_ / (n * dim), rel=1e-6)
+    np.testing.assert_allclose(ours.inertia_, d.min(-1).sum(), rtol=1e-5)
+
+
+def test_annealing_alone_matches_sklearn_on_separated_blobs(mixture_data):
+    X = mixture_data[0]
+    ours = probkm.AnnealedKMeans(4, n_init=0, random_state=0).fit(X)
+    assert ours.inertia_ <= 1.001 * KMeans(4, n_init=10, random_state=0).fit(X).inertia_
+
+
+def test_annealing_path_and_critical_temperatures(kmeans_fit):
+    km = kmeans_fit
+    assert km.annealing_path_.shape == (km.n_temperatures, 4, 3)
+    assert np.all(np.diff(km.temperatures_) < 0) and km.temperatures_[0] == pytest.approx(1.0)
+    # above the first critical temperature (1/2) every centroid sits at the data mean
+    spread_hot = np.ptp(km.annealing_path_[0], axis=0).max()
+    spread_cold = np.ptp(km.annealing_path_[-1], axis=0).max()
+    assert spread_hot < 1e-2 * spread_cold
+    # every final cluster is below its own splitting temperature... and far below the first one
+    assert km.first_critical_temperature_ == 0.5
+    assert np.all(km.critical_temperatures_ < km.first_critical_temperature_)
+
+
+def test_annealing_compiles_once_for_any_schedule_of_one_length(mixture_data):
+    x = jax.numpy.asarray(mixture_data[0], dtype=jax.numpy.float32)
+    anneal(jax.random.key(0), x, geometric_schedule(1.0, 1e-2, 12), n_clusters=4)
+    before = anneal._cache_size()
+    anneal(jax.random.key(1), x, geometric_schedule(0.9, 1e-4, 12), n_clusters=4)
+    anneal(jax.random.key(2), x, geometric_schedule(1.0, 1e-3, 12), n_clusters=4)
+    assert anneal._cache_size() == before
+
+
+def test_kmeans_sample_sigma_sources(kmeans_fit):
+    km = kmeans_fit
+    spreads = {}
+    for source in ("plugin", "prior", "posterior", 0.25):
+        X, y = km.sample(4000, sigma=source, random_state=1)
+        assert X.shape == (4000, 3) and y.shape == (4000,) and set(np.unique(y)) <= set(range(4))
+        spreads[source] = (X - km.cluster_centers_[y]).std()
+    assert spreads["plugin"] == pytest.approx(km.sigma_, rel=0.03)
+    assert spreads[0.25] == pytest.approx(0.25, rel=0.03)
+    assert spreads["posterior"] == pytest.approx(np.exp(km.sigma_posterior_[0]), rel=0.03)
+    assert spreads["prior"] > 2 * spreads["plugin"]  # the prior is broad: the data did not inform it
+
+
+def test_kmeans_sample_from_a_fitted_gmm(kmeans_fit, map_fit, mixture_data):
+    X, y = kmeans_fit.sample(3000, sigma=map_fit, random_state=0)
+    assert (X - kmeans_fit.cluster_centers_[y]).std() == pytest.approx(map_fit.sigma_, rel=0.03)
+
+
+def test_kmeans_sample_rejects_bad_sigma(kmeans_fit):
+    with pytest.raises(ValueError, match="sigma must be one of 'plugin', 'prior', 'posterior'"):
+        kmeans_fit.sample(3, sigma="data")
+    with pytest.raises(ValueError, match="sigma must be a finite float > 0"):
+        kmeans_fit.sample(3, sigma=-1.0)
+    with pytest.raises(TypeError, match="sigma must be one of"):
+        kmeans_fit.sample(3, sigma=[1.0])
+
+
+def test_t_min_must_be_below_first_critical_temperature(mixture_data):
+    with pytest.raises(ValueError, match="t_min must be below the first critical temperature"):
+        probkm.AnnealedKMeans(4, t_min=0.6).fit(mixture_data[0])

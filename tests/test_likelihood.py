@@ -1,0 +1,89 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+from scipy.stats import multivariate_normal
+
+from probkm.likelihood import (
+    annealed_log_likelihood,
+    kmeans_objective_pointwise,
+    log_sigma_derivatives,
+    mixture_log_likelihood,
+    nearest_centroid,
+    responsibilities,
+    sample_mixture,
+    squared_distances,
+)
+
+RNG = np.random.default_rng(3)
+X = RNG.normal(size=(40, 3)) * 2
+W = np.array([0.2, 0.5, 0.3])
+MU = RNG.normal(size=(3, 3)) * 2
+SIGMA = 0.8
+
+
+def scipy_mixture_loglik(x, w, mu, sigma):
+    comps = np.stack([np.log(w[k]) + multivariate_normal(mu[k], sigma**2 * np.eye(x.shape[1])).logpdf(x) for k in range(len(w))], -1)
+    return logsumexp(comps, axis=-1)
+
+
+def test_annealed_at_t1_equals_mixture_and_scipy():
+    annealed = np.asarray(annealed_log_likelihood(jnp.asarray(X), jnp.asarray(W), jnp.asarray(MU), SIGMA, 1.0))
+    mixture = np.asarray(mixture_log_likelihood(jnp.asarray(X), jnp.asarray(W), jnp.asarray(MU), SIGMA))
+    reference = scipy_mixture_loglik(X, W, MU, SIGMA)
+    np.testing.assert_array_equal(annealed, mixture)
+    np.testing.assert_allclose(mixture, reference, rtol=1e-5)
+
+
+def test_zero_temperature_limit_is_classification_likelihood():
+    d = ((X[:, None, :] - MU[None]) ** 2).sum(-1)
+    classification = np.max(np.log(W) - d / (2 * SIGMA**2), axis=-1) - 1.5 * np.log(2 * np.pi * SIGMA**2)
+    cold = np.asarray(annealed_log_likelihood(jnp.asarray(X), jnp.asarray(W), jnp.asarray(MU), SIGMA, 1e-4))
+    np.testing.assert_allclose(cold, classification, rtol=1e-4, atol=1e-3)
+    # and the tempered value decreases towards it monotonically as T falls
+    temps = [1.0, 0.5, 0.1, 0.01]
+    totals = [float(annealed_log_likelihood(jnp.asarray(X), jnp.asarray(W), jnp.asarray(MU), SIGMA, t).sum()) for t in temps]
+    assert all(a >= b - 1e-3 for a, b in zip(totals, totals[1:]))
+
+
+def test_tiny_temperature_stays_finite():
+    value = annealed_log_likelihood(jnp.asarray(X), jnp.asarray(W), jnp.asarray(MU), SIGMA, 1e-30)
+    assert np.all(np.isfinite(np.asarray(value)))
+
+
+def test_squared_distances_match_direct_form():
+    direct = ((X[:, None, :] - MU[None]) ** 2).sum(-1)
+    np.testing.assert_allclose(np.asarray(squared_distances(jnp.asarray(X), jnp.asarray(MU))), direct, rtol=1e-5, atol=1e-4)
+    on_centre = squared_distances(jnp.asarray(MU), jnp.asarray(MU))
+    assert float(jnp.min(on_centre)) >= 0.0
+
+
+def test_kmeans_objective_and_nearest_centroid():
+    direct = ((X[:, None, :] - MU[None]) ** 2).sum(-1)
+    np.testing.assert_allclose(np.asarray(kmeans_objective_pointwise(jnp.asarray(X), jnp.asarray(MU))), direct.min(-1), rtol=1e-5, atol=1e-4)
+    np.testing.assert_array_equal(np.asarray(nearest_centroid(jnp.asarray(X), jnp.asarray(MU))), direct.argmin(-1))
+
+
+def test_responsibilities_sum_to_one_and_harden():
+    resp = np.asarray(responsibilities(jnp.asarray(X), jnp.full(3, 1 / 3), jnp.asarray(MU), SIGMA))
+    np.testing.assert_allclose(resp.sum(-1), 1.0, rtol=1e-5)
+    cold = np.asarray(responsibilities(jnp.asarray(X), jnp.full(3, 1 / 3), jnp.asarray(MU), SIGMA, 1e-5))
+    np.testing.assert_array_equal(cold.argmax(-1), ((X[:, None] - MU[None]) ** 2).sum(-1).argmin(-1))
+    assert cold.max(-1).min() > 0.999
+
+
+def test_log_sigma_derivatives_match_autodiff():
+    x, w, mu = jnp.asarray(X), jnp.asarray(W), jnp.asarray(MU)
+    total = lambda u: jnp.sum(mixture_log_likelihood(x, w, mu, jnp.exp(u)))
+    first, second = log_sigma_derivatives(x, w, mu, jnp.exp(0.2))
+    np.testing.assert_allclose(float(first), float(jax.grad(total)(0.2)), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(float(second), float(jax.hessian(total)(0.2)), rtol=1e-4)
+
+
+def test_sample_mixture_shapes_and_proportions():
+    x, z = sample_mixture(jax.random.key(0), jnp.asarray(W), jnp.asarray(MU), SIGMA, (20000,))
+    assert x.shape == (20000, 3) and z.shape == (20000,)
+    np.testing.assert_allclose(np.bincount(np.asarray(z), minlength=3) / 20000, W, atol=0.015)
+    residual = np.asarray(x) - MU[np.asarray(z)]
+    assert residual.std() == pytest.approx(SIGMA, rel=0.02)
