@@ -4,7 +4,9 @@
 comes from deterministic annealing followed by Lloyd iterations at ``T = 0``; candidates
 ``1..n_init`` come from k-means++ seeding followed by Lloyd. Annealing does not guarantee
 the global optimum (it can lose to restarts when ``K`` is large), so keeping both and
-choosing by inertia is both deterministic and robust. The candidates also seed the MAP of
+choosing by inertia is both deterministic and robust. Annealing runs on a random subsample
+of at most ``anneal_samples`` points: it only has to find the basin, and Lloyd on all the
+data finishes the job, so its cost stops growing with ``N``. The candidates also seed the MAP of
 the mixture (:class:`probkm.SphericalGMM`).
 """
 
@@ -37,7 +39,7 @@ class KMeansCandidates(NamedTuple):
     anneal: AnnealPath
 
 
-@partial(jax.jit, static_argnames=("n_clusters", "n_init", "anneal_max_iter", "max_iter"))
+@partial(jax.jit, static_argnames=("n_clusters", "n_init", "anneal_max_iter", "max_iter", "anneal_samples"))
 def kmeans_candidates(
     rng_key: Array,
     x: Array,
@@ -47,15 +49,20 @@ def kmeans_candidates(
     n_init: int,
     anneal_max_iter: int = 100,
     max_iter: int = 300,
+    anneal_samples: int = 10_000,
 ) -> KMeansCandidates:
     """Annealed solution plus ``n_init`` k-means++ restarts, each polished by Lloyd.
 
     :param x: ``(n_obs, n_dim)`` data.
     :param temperatures: ``(n_temperatures,)`` decreasing annealing schedule (traced).
     :param n_init: number of k-means++ restarts besides annealing (0 for annealing only).
+    :param anneal_samples: most points annealing sees (a random subsample when ``N`` is larger).
     """
-    key_anneal, key_seed = jax.random.split(rng_key)
-    path = anneal(key_anneal, x, temperatures, n_clusters=n_clusters, max_iter=anneal_max_iter)
+    key_anneal, key_seed, key_sub = jax.random.split(rng_key, 3)
+    subset = x
+    if x.shape[0] > anneal_samples:
+        subset = x[jax.random.choice(key_sub, x.shape[0], (anneal_samples,), replace=False)]
+    path = anneal(key_anneal, subset, temperatures, n_clusters=n_clusters, max_iter=anneal_max_iter)
     starts = path.centers[None]
     if n_init > 0:
         seeds = jax.vmap(lambda k: kmeans_plusplus(k, x, n_clusters=n_clusters))(jax.random.split(key_seed, n_init))

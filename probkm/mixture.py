@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 from probkm._base import ProbKMBase, Scaling, as_jax
 from probkm._checks import check_choice, check_enough_samples, check_positive_float, check_positive_int
 from probkm.annealing import geometric_schedule
-from probkm.infer import OPTIMIZERS, fit_map, fit_nuts
+from probkm.infer import OPTIMIZERS, fit_map, fit_nuts, negative_log_joint
 from probkm.inference_data import build_inference_data
 from probkm.kmeans import kmeans_candidates
 from probkm.models import SIGMA_PRIORS, data_prior_defaults, spherical_gmm
@@ -60,8 +60,12 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         Dirichlet concentration per component.
     n_init : int
         k-means++ restarts besides the annealed start (0: annealing only).
-    num_steps, optimizer, learning_rate :
-        SVI settings for the MAP (``optimizer`` is ``"adam"`` or ``"bfgs"``).
+    map_restarts : int
+        How many of those k-means candidates, best log joint first, the MAP optimiser
+        starts from; the best final objective is kept.
+    optimizer, num_steps, learning_rate :
+        SVI settings for the MAP: ``"bfgs"`` (NumPyro ``Minimize``, one step is a full
+        quasi-Newton solve) or ``"adam"``; ``num_steps=None`` means 1 for BFGS, 500 for Adam.
     n_temperatures, t_min :
         The annealing schedule for the start, ``n_temperatures`` steps from ``T = 1`` to ``t_min``.
     num_warmup, num_samples, num_chains, chain_method, target_accept_prob :
@@ -95,8 +99,9 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         loc_scale: Any = None,
         weight_concentration: float = 1.0,
         n_init: int = 3,
-        num_steps: int = 500,
-        optimizer: str = "adam",
+        map_restarts: int = 1,
+        num_steps: int | None = None,
+        optimizer: str = "bfgs",
         learning_rate: float = 0.05,
         n_temperatures: int = 60,
         t_min: float = 1e-3,
@@ -116,6 +121,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         self.loc_scale = loc_scale
         self.weight_concentration = weight_concentration
         self.n_init = n_init
+        self.map_restarts = map_restarts
         self.num_steps = num_steps
         self.optimizer = optimizer
         self.learning_rate = learning_rate
@@ -140,7 +146,9 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         check_positive_float("learning_rate", self.learning_rate)
         check_positive_float("t_min", self.t_min)
         check_positive_int("n_init", self.n_init, minimum=0)
-        for name in ("num_steps", "n_temperatures", "num_samples", "num_chains", "num_prior_samples"):
+        if self.num_steps is not None:
+            check_positive_int("num_steps", self.num_steps)
+        for name in ("map_restarts", "n_temperatures", "num_samples", "num_chains", "num_prior_samples"):
             check_positive_int(name, getattr(self, name))
         check_positive_int("num_warmup", self.num_warmup, minimum=0)
         if not 0 < self.target_accept_prob < 1:
@@ -180,9 +188,14 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         candidates = kmeans_candidates(
             key_init, x_std, temperatures, n_clusters=self.n_components, n_init=self.n_init
         )
+        starts = _initial_values(candidates, n_obs, n_dim)
+        # the MAP refines a k-means basin: start from the candidates with the best log joint
+        order = np.argsort(np.asarray(negative_log_joint(x_std, spherical_gmm, starts, **std_kwargs)))
+        chosen = jnp.asarray(order[: self.map_restarts])
+        num_steps = self.num_steps or (1 if self.optimizer == "bfgs" else 500)
         result = fit_map(
-            key_map, x_std, spherical_gmm, _initial_values(candidates, n_obs, n_dim),
-            num_steps=self.num_steps, optimizer=self.optimizer, learning_rate=self.learning_rate,
+            key_map, x_std, spherical_gmm, {k: v[chosen] for k, v in starts.items()},
+            num_steps=num_steps, optimizer=self.optimizer, learning_rate=self.learning_rate,
             **std_kwargs,
         )
         map_point = {
@@ -192,7 +205,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         }
         # loss is -log joint of the standardised problem; the change of variables adds the Jacobian
         self.lower_bound_ = float(-result.loss) - (n_obs * n_dim + n_dim * self.n_components + 1) * np.log(scaling.scale)
-        self.n_iter_ = self.num_steps
+        self.n_iter_ = num_steps
 
         if self.inference == "map":
             posterior = {k: np.asarray(v, dtype=float)[None, None] for k, v in map_point.items()}
