@@ -6,6 +6,7 @@ zero-temperature limit is k-means, MAP (SVI) and NUTS inference ending in ArviZ
 """
 
 from probkm.cluster import AnnealedKMeans as AnnealedKMeans
+from probkm.cluster import from_sklearn as from_sklearn
 from probkm.mixture import SphericalGMM as SphericalGMM
 from probkm.models import annealed_gmm as annealed_gmm
 from probkm.models import kmeans_objective_model as kmeans_objective_model
@@ -16,6 +17,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AnnealedKMeans",
     "SphericalGMM",
+    "from_sklearn",
     "annealed_gmm",
     "kmeans_objective_model",
     "spherical_gmm",

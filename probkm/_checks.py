@@ -58,7 +58,7 @@ def check_numeric_2d(X: Any, *, name: str = "X") -> np.ndarray:
     if np.iscomplexobj(arr):
         raise ValueError(f"Complex data not supported: {name} has dtype {arr.dtype}; pass its real part.")
     if arr.ndim != 2:
-        hint = f" Use {name}.reshape(-1, 1) for one feature or {name}.reshape(1, -1) for one sample." if arr.ndim == 1 else ""
+        hint = f" Reshape your data: {name}.reshape(-1, 1) for one feature or {name}.reshape(1, -1) for one sample." if arr.ndim == 1 else ""
         raise ValueError(
             f"Expected 2D array: {name} must have shape (n_samples, n_features); got {arr.ndim}-D shape {arr.shape}.{hint}"
         )
@@ -69,16 +69,16 @@ def check_numeric_2d(X: Any, *, name: str = "X") -> np.ndarray:
             for (row, col), value in np.ndenumerate(arr):
                 try:
                     float(value)
-                except (TypeError, ValueError):
+                except (TypeError, ValueError) as err:
                     raise TypeError(
-                        f"{name} must be numeric; the value {value!r} at row {row}, column {col} is not a number."
+                        f"{name} must be numeric; the value {value!r} at row {row}, column {col} is not a number ({err})."
                     ) from None
             raise
     arr = np.asarray(arr, dtype=np.float64)
     if arr.shape[0] == 0 or arr.shape[1] == 0:
+        what = "sample(s)" if arr.shape[0] == 0 else "feature(s)"
         raise ValueError(
-            f"{name} is empty: got shape {arr.shape}, but at least 1 sample and 1 feature are required "
-            "(Found array with 0 sample(s) or 0 feature(s))."
+            f"{name} is empty: found 0 {what} (shape={arr.shape}) while a minimum of 1 is required."
         )
     finite = np.isfinite(arr)
     if not finite.all():

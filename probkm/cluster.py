@@ -20,7 +20,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from sklearn.base import ClusterMixin
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from probkm._base import ProbKMBase, as_jax
@@ -57,7 +57,7 @@ def _log_sigma_laplace(x, weights, means, start, prior_scale, prior_name):
     return mode, 1.0 / jnp.sqrt(jnp.maximum(-derivatives(mode)[1], 1e-12))
 
 
-class AnnealedKMeans(ClusterMixin, ProbKMBase):
+class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, ProbKMBase):
     """k-means by deterministic annealing of the equal-weight shared-sigma mixture.
 
     Parameters
@@ -145,31 +145,35 @@ class AnnealedKMeans(ClusterMixin, ProbKMBase):
         x = as_jax(X)
         temperatures = geometric_schedule(1.0, self.t_min, self.n_temperatures)
         found = kmeans_candidates(self._key(), x, temperatures, n_clusters=self.n_clusters, n_init=self.n_init, max_iter=self.max_iter)
-        inertias = np.asarray(found.inertia, dtype=float)
-        best = int(np.argmin(inertias))
-        centers = found.centers[best]
-        labels = nearest_centroid(x, centers)
-
-        self.cluster_centers_ = np.asarray(centers, dtype=float)
-        self.labels_ = np.asarray(labels)
-        self.inertia_ = float(np.sum(np.asarray(kmeans_objective_pointwise(as_jax(X), centers), dtype=float)))
+        best = int(np.argmin(np.asarray(found.inertia, dtype=float)))
+        self._set_solution(X, found.centers[best])
         self.n_iter_ = int(found.n_iter[best])
-        self.sigma_ = float(plugin_sigma(self.inertia_, n_obs, n_dim))
-        self.weights_ = np.bincount(self.labels_, minlength=self.n_clusters) / n_obs
         self.temperatures_ = np.asarray(found.anneal.temperatures, dtype=float)
         self.annealing_path_ = np.asarray(found.anneal.path, dtype=float)
         self.first_critical_temperature_ = FIRST_CRITICAL_TEMPERATURE
         self.critical_temperatures_ = np.asarray(
-            cluster_critical_temperatures(x, labels, self.n_clusters, found.anneal.sigma_ref), dtype=float
+            cluster_critical_temperatures(x, jnp.asarray(self.labels_), self.n_clusters, found.anneal.sigma_ref), dtype=float
         )
+        return self
+
+    def _set_solution(self, X: np.ndarray, centers: Any) -> None:
+        """Everything that follows from centroids ``(K, D)`` on data ``X``: labels, inertia,
+        proportions, the plug-in sigma and the Laplace posterior of log sigma."""
+        n_obs, n_dim = X.shape
+        self.cluster_centers_ = np.asarray(centers, dtype=float)
+        x, centers = as_jax(X), as_jax(self.cluster_centers_)
+        self.labels_ = np.asarray(nearest_centroid(x, centers))
+        self.inertia_ = float(np.sum(np.asarray(kmeans_objective_pointwise(x, centers), dtype=float)))
+        self.sigma_ = float(plugin_sigma(self.inertia_, n_obs, n_dim))
+        self.weights_ = np.bincount(self.labels_, minlength=self.n_clusters) / n_obs
         self.sigma_prior_scale_ = float(self.sigma_scale or data_prior_defaults(X)["sigma_scale"])
+        positive = np.clip(self.weights_, 1e-12, None)
         mode, sd = _log_sigma_laplace(
-            x, as_jax(np.clip(self.weights_, 1e-12, None) / np.clip(self.weights_, 1e-12, None).sum()),
-            centers, max(self.sigma_, 1e-12 * self.sigma_prior_scale_), self.sigma_prior_scale_,
-            self.sigma_prior,
+            x, as_jax(positive / positive.sum()), centers,
+            max(self.sigma_, 1e-12 * self.sigma_prior_scale_), self.sigma_prior_scale_, self.sigma_prior,
         )
         self.sigma_posterior_ = (float(mode), float(sd))
-        return self
+        self._n_features_out = self.n_clusters
 
     def predict(self, X: Any) -> np.ndarray:
         """Index of the nearest centroid for each row of ``X``, shape ``(n_samples,)``."""
@@ -223,3 +227,29 @@ class AnnealedKMeans(ClusterMixin, ProbKMBase):
         means = jnp.broadcast_to(as_jax(self.cluster_centers_), (n_samples,) + self.cluster_centers_.shape)
         x, y = sample_predictive(key_x, n_samples, Draws(weights, means, as_jax(sigmas)))
         return np.asarray(x, dtype=float), np.asarray(y)
+
+
+def from_sklearn(kmeans: Any, X: Any, *, sigma_prior: str = "halfnormal", sigma_scale: float | None = None) -> AnnealedKMeans:
+    """Turn a fitted scikit-learn ``KMeans`` (or ``MiniBatchKMeans``) into a generative model.
+
+    The result is an :class:`AnnealedKMeans` holding ``kmeans``'s centroids, with the plug-in
+    ``sigma_ = sqrt(J / (N D))`` computed on ``X``, the training data (scikit-learn does not
+    keep it), and the other sigma sources of :meth:`AnnealedKMeans.sample`. It has no
+    annealing path: it was not annealed.
+
+    :param kmeans: a fitted estimator with ``cluster_centers_``.
+    :param X: ``(n_samples, n_features)`` the data ``kmeans`` was fitted on.
+    """
+    check_is_fitted(kmeans, "cluster_centers_")
+    centers = np.asarray(kmeans.cluster_centers_, dtype=float)
+    model = AnnealedKMeans(centers.shape[0], sigma_prior=sigma_prior, sigma_scale=sigma_scale, random_state=getattr(kmeans, "random_state", None))
+    check_choice("sigma_prior", sigma_prior, SIGMA_PRIORS)
+    X = model._validate(X, reset=True)
+    if X.shape[1] != centers.shape[1]:
+        raise ValueError(f"X has {X.shape[1]} features, but the KMeans centroids have {centers.shape[1]}.")
+    labels = getattr(kmeans, "labels_", None)
+    if labels is not None and len(labels) != X.shape[0]:
+        raise ValueError(f"X has {X.shape[0]} rows, but kmeans was fitted on {len(labels)}; pass the training data.")
+    model._set_solution(X, centers)
+    model.n_iter_ = int(getattr(kmeans, "n_iter_", 0))
+    return model

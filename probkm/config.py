@@ -23,7 +23,8 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Where the data comes from: ``source="synthetic"`` or a path to a CSV or ``.npy`` file."""
+    """Where the data comes from: ``"synthetic"`` (the other fields describe it), a path to a
+    CSV or ``.npy`` file, or ``"sklearn:<name>"`` for a data set bundled with scikit-learn."""
 
     source: str = "synthetic"
     n_samples: int = 450
@@ -45,8 +46,8 @@ class ModelConfig:
 @dataclass(frozen=True)
 class MapConfig:
     enabled: bool = True
-    num_steps: int = 500
-    optimizer: str = "adam"
+    num_steps: int = 500  # Adam steps; BFGS runs to convergence in one SVI step
+    optimizer: str = "bfgs"
     n_init: int = 3
 
 
@@ -76,7 +77,6 @@ class GenerateConfig:
 class IdentifiabilityConfig:
     enabled: bool = True
     tau: float = 1.0
-    prior_scale_factor: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -98,9 +98,9 @@ DEFAULT_CONFIG = RunConfig()
 
 _CHOICES = {
     ("model", "sigma_prior"): SIGMA_PRIORS,
-    ("map", "optimizer"): ("adam", "bfgs"),
+    ("map", "optimizer"): ("bfgs", "adam"),
 }
-_POSITIVE = {"n_samples", "n_components", "n_features", "num_steps", "num_samples", "num_chains", "n_temperatures", "sigma", "separation", "tau", "prior_scale_factor", "t_min"}
+_POSITIVE = {"n_samples", "n_components", "n_features", "num_steps", "num_samples", "num_chains", "n_temperatures", "sigma", "separation", "tau", "t_min"}
 _NON_NEGATIVE = {"num_warmup", "n_init", "seed"}
 
 

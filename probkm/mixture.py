@@ -72,6 +72,8 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         NUTS settings, with NumPyro's names.
     num_prior_samples : int
         Draws in the ``prior`` and ``prior_predictive`` groups of ``idata_``.
+    progress_bar : bool
+        Show NumPyro's progress bar while sampling.
     random_state : int, numpy random state or None
 
     Attributes
@@ -111,6 +113,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         chain_method: str = "sequential",
         target_accept_prob: float = 0.8,
         num_prior_samples: int = 200,
+        progress_bar: bool = False,
         random_state: Any = None,
     ):
         self.n_components = n_components
@@ -133,6 +136,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         self.chain_method = chain_method
         self.target_accept_prob = target_accept_prob
         self.num_prior_samples = num_prior_samples
+        self.progress_bar = progress_bar
         self.random_state = random_state
 
     def _check_params(self) -> None:
@@ -215,6 +219,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
                 key_nuts, as_jax(X), spherical_gmm,
                 num_warmup=self.num_warmup, num_samples=self.num_samples, num_chains=self.num_chains,
                 chain_method=self.chain_method, target_accept_prob=self.target_accept_prob,
+                progress_bar=bool(self.progress_bar),
                 init_values={k: jnp.asarray(v, dtype=jnp.result_type(float)) for k, v in map_point.items()},
                 **kwargs,
             )

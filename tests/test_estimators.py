@@ -79,14 +79,14 @@ def test_gmm_score_is_mean_of_score_samples(map_fit, mixture_data):
 
 
 BAD_INPUT = [
-    (np.arange(10.0), ValueError, "Expected 2D array: X must have shape (n_samples, n_features); got 1-D shape (10,). Use X.reshape(-1, 1)"),
+    (np.arange(10.0), ValueError, "Expected 2D array: X must have shape (n_samples, n_features); got 1-D shape (10,). Reshape your data: X.reshape(-1, 1)"),
     (np.zeros((2, 3, 4)), ValueError, "Expected 2D array: X must have shape (n_samples, n_features); got 3-D"),
     (np.where(np.arange(20)[:, None] == 7, np.nan, GOOD), ValueError, "Input X contains NaN at row 7, column 0"),
     (np.where(np.arange(20)[:, None] == 3, np.inf, GOOD), ValueError, "Input X contains infinity at row 3, column 0"),
     (GOOD[:1], ValueError, "Expected n_samples >= "),
     (np.array([["a", "b"], ["c", "d"]]), TypeError, "X must be numeric; got dtype <U1"),
     (np.array([[1.0, "x"], [2.0, 3.0]], dtype=object), TypeError, "the value 'x' at row 0, column 1 is not a number"),
-    (np.zeros((0, 2)), ValueError, "X is empty: got shape (0, 2)"),
+    (np.zeros((0, 2)), ValueError, "X is empty: found 0 sample(s) (shape=(0, 2)) while a minimum of 1 is required."),
     (None, TypeError, "X must be an array of shape (n_samples, n_features); got None"),
     (GOOD + 1j, ValueError, "Complex data not supported"),
 ]

@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.cluster import KMeans
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import probkm
+
+
+@pytest.mark.slow
+@parametrize_with_checks(
+    [
+        probkm.SphericalGMM(2, random_state=0, n_init=0, n_temperatures=8, num_prior_samples=10),
+        probkm.AnnealedKMeans(2, random_state=0, n_init=1, n_temperatures=8),
+    ]
+)
+def test_scikit_learn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def test_pipeline_after_standard_scaler(mixture_data):
+    X = mixture_data[0] * np.array([1.0, 100.0, 0.01])  # wildly different units
+    pipe = make_pipeline(StandardScaler(), probkm.AnnealedKMeans(4, random_state=0)).fit(X)
+    labels = pipe.predict(X)
+    assert labels.shape == (len(X),)
+    np.testing.assert_array_equal(labels, pipe[-1].labels_)
+    gmm = make_pipeline(StandardScaler(), probkm.SphericalGMM(4, random_state=0)).fit(X)
+    assert np.isfinite(gmm.score(X))
+
+
+def test_grid_search_over_components_picks_the_truth(mixture_data):
+    X = mixture_data[0][:600]
+    search = GridSearchCV(probkm.SphericalGMM(random_state=0), {"n_components": [2, 4, 6]}, cv=3).fit(X)
+    assert search.best_params_["n_components"] in (4, 6)
+    assert search.best_params_["n_components"] == 4 or search.cv_results_["mean_test_score"][1] > search.cv_results_["mean_test_score"][0]
+    assert clone(search.best_estimator_).get_params()["n_components"] == search.best_params_["n_components"]
+
+
+def test_from_sklearn_makes_kmeans_generative(mixture_data):
+    X = mixture_data[0]
+    km = KMeans(4, n_init=10, random_state=0).fit(X)
+    model = probkm.from_sklearn(km, X)
+    np.testing.assert_array_equal(model.cluster_centers_, km.cluster_centers_)
+    assert model.sigma_**2 == pytest.approx(km.inertia_ / X.size, rel=1e-5)
+    np.testing.assert_array_equal(model.predict(X), km.predict(X))
+    generated, labels = model.sample(500, sigma="posterior", random_state=0)
+    assert generated.shape == (500, 3) and labels.max() < 4
+    with pytest.raises(ValueError, match="X has 10 rows, but kmeans was fitted on 2000"):
+        probkm.from_sklearn(km, X[:10])
