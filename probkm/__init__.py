@@ -9,6 +9,7 @@ from probkm.cluster import AnnealedKMeans as AnnealedKMeans
 from probkm.cluster import from_sklearn as from_sklearn
 from probkm.mixture import SphericalGMM as SphericalGMM
 from probkm.models import annealed_gmm as annealed_gmm
+from probkm.persistence import load as load
 from probkm.models import kmeans_objective_model as kmeans_objective_model
 from probkm.models import spherical_gmm as spherical_gmm
 
@@ -18,6 +19,7 @@ __all__ = [
     "AnnealedKMeans",
     "SphericalGMM",
     "from_sklearn",
+    "load",
     "annealed_gmm",
     "kmeans_objective_model",
     "spherical_gmm",

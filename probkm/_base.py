@@ -52,6 +52,12 @@ class ProbKMBase(BaseEstimator):
         source = self.random_state if random_state is None else random_state
         return jax.random.key(seed_from(source))
 
+    def save(self, path: Any, *, overwrite: bool = False):
+        """Save the fitted estimator to the folder ``path`` (see :mod:`probkm.persistence`)."""
+        from probkm.persistence import save
+
+        return save(self, path, overwrite=overwrite)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = self.random_state is None

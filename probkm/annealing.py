@@ -65,7 +65,7 @@ def largest_covariance_eigenvalue(x: Array, weights: Array | None = None) -> Arr
     return jnp.linalg.eigvalsh(cov)[-1]
 
 
-def _weighted_means(x: Array, resp: Array, previous: Array) -> Array:
+def weighted_means(x: Array, resp: Array, previous: Array) -> Array:
     """``sum_i r_ik x_i / sum_i r_ik``; a component with no mass keeps its previous mean."""
     mass = jnp.sum(resp, axis=0)
     means = (resp.T @ x) / jnp.maximum(mass, 1e-30)[:, None]
@@ -107,7 +107,7 @@ def anneal(
         def body(carry):
             current, _, it = carry
             resp = responsibilities(xc, weights, current, sigma_ref, temperature)
-            new = _weighted_means(xc, resp, current)
+            new = weighted_means(xc, resp, current)
             return new, jnp.max(jnp.abs(new - current)), it + 1
 
         def keep_going(carry):
@@ -134,7 +134,7 @@ def lloyd(x: Array, centers: Array, *, max_iter: int = 300, tol: float = 0.0) ->
         current, inertia, _, it = carry
         labels = nearest_centroid(x, current)
         resp = jax.nn.one_hot(labels, current.shape[0], dtype=x.dtype)
-        new = _weighted_means(x, resp, current)
+        new = weighted_means(x, resp, current)
         new_inertia = jnp.sum(kmeans_objective_pointwise(x, new))
         return new, new_inertia, inertia, it + 1
 
@@ -188,6 +188,7 @@ __all__ = [
     "kmeans_plusplus",
     "geometric_schedule",
     "largest_covariance_eigenvalue",
+    "weighted_means",
     "cluster_critical_temperatures",
     "squared_distances",
 ]

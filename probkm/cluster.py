@@ -26,10 +26,12 @@ from sklearn.utils.validation import check_is_fitted
 from probkm._base import ProbKMBase, as_jax
 from probkm._checks import check_choice, check_enough_samples, check_positive_float, check_positive_int
 from probkm.annealing import FIRST_CRITICAL_TEMPERATURE, cluster_critical_temperatures, geometric_schedule
+from probkm.convergence import check_degenerate
 from probkm.kmeans import kmeans_candidates
 from probkm.likelihood import kmeans_objective_pointwise, log_sigma_derivatives, nearest_centroid, plugin_sigma
 from probkm.models import SIGMA_PRIORS, data_prior_defaults, sigma_prior_distribution
 from probkm.predictive import Draws, sample_predictive
+from probkm.relabel import matching_permutations
 
 SIGMA_SOURCES = ("plugin", "prior", "posterior")
 
@@ -98,7 +100,10 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
     first_critical_temperature_ : float
         ``1/2`` by construction of the reference sigma.
     sigma_posterior_ : tuple (float, float)
-        Mean and sd of ``log sigma`` under the mixture posterior given the centroids.
+        Mode and sd of the Laplace approximation to the posterior of ``log sigma`` (log units
+        of x) under the mixture, centroids and proportions held fixed.
+    sigma_prior_scale_ : float
+        Scale of sigma's prior in the units of x (``sigma_scale`` or the data's pooled sd).
     """
 
     def __init__(
@@ -147,9 +152,12 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         found = kmeans_candidates(self._key(), x, temperatures, n_clusters=self.n_clusters, n_init=self.n_init, max_iter=self.max_iter)
         best = int(np.argmin(np.asarray(found.inertia, dtype=float)))
         self._set_solution(X, found.centers[best])
+        check_degenerate(self.weights_, self.sigma_, n_obs=n_obs, data_scale=self.sigma_prior_scale_)
         self.n_iter_ = int(found.n_iter[best])
         self.temperatures_ = np.asarray(found.anneal.temperatures, dtype=float)
-        self.annealing_path_ = np.asarray(found.anneal.path, dtype=float)
+        path = np.asarray(found.anneal.path, dtype=float)
+        # the kept solution may be a k-means++ restart: label the path like cluster_centers_
+        self.annealing_path_ = path[:, matching_permutations(path[-1], self.cluster_centers_), :]
         self.first_critical_temperature_ = FIRST_CRITICAL_TEMPERATURE
         self.critical_temperatures_ = np.asarray(
             cluster_critical_temperatures(x, jnp.asarray(self.labels_), self.n_clusters, found.anneal.sigma_ref), dtype=float

@@ -76,8 +76,10 @@ class _SortedTraceELBO(Trace_ELBO):
         return out
 
 
-def _optimizer(name: str, learning_rate: float):
+def _optimizer(name: str, learning_rate: float, num_steps: int = 1, decay: bool = False):
     if name == "adam":
+        if decay:  # minibatch gradients are noisy: shrink the step 100-fold over the run
+            return numpyro.optim.Adam(lambda step: learning_rate * 0.01 ** (step / num_steps))
         return numpyro.optim.Adam(learning_rate)
     if name == "bfgs":
         return numpyro.optim.Minimize(method="BFGS")
@@ -95,7 +97,8 @@ def _map_restarts(rng_key, x, init_values, traced_kwargs, *, model, static_kwarg
 
     def one(key, values):
         guide = AutoDelta(objective, init_loc_fn=init_to_value(values=values))
-        svi = SVI(objective, guide, _optimizer(optimizer, learning_rate), _SortedTraceELBO())
+        decay = kwargs.get("subsample_size") is not None
+        svi = SVI(objective, guide, _optimizer(optimizer, learning_rate, num_steps, decay), _SortedTraceELBO())
         state = svi.init(key, x, **kwargs)
 
         def step(state, _):
@@ -151,10 +154,16 @@ def fit_map(
         ``(n_restarts, ...)``; every restart is optimised and the lowest loss is kept.
     :param num_steps: optimiser steps (for ``"bfgs"``, each step is a full BFGS solve, so 1 suffices).
     :param optimizer: ``"bfgs"`` (NumPyro's full-batch ``Minimize``, quasi-Newton) or ``"adam"``.
-    :param learning_rate: Adam's step size, in the unconstrained units of the sites.
+    :param learning_rate: Adam's step size, in the unconstrained units of the sites. With
+        minibatches (``subsample_size`` in ``model_kwargs``) it decays 100-fold over the run.
     """
     static, traced = split_model_kwargs(model_kwargs)
     _optimizer(optimizer, learning_rate)  # validate before compiling
+    if model_kwargs.get("subsample_size") is not None and optimizer != "adam":
+        raise ValueError(
+            f"minibatches (subsample_size={model_kwargs['subsample_size']}) need optimizer='adam'; "
+            f"got optimizer={optimizer!r}, which is full-batch only."
+        )
     params, final, losses = _map_restarts(
         rng_key, x, init_values, traced, model=model, static_kwargs=static,
         optimizer=optimizer, learning_rate=float(learning_rate), num_steps=int(num_steps),

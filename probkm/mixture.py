@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 from probkm._base import ProbKMBase, Scaling, as_jax
 from probkm._checks import check_choice, check_enough_samples, check_positive_float, check_positive_int
 from probkm.annealing import geometric_schedule
+from probkm.convergence import check_degenerate, check_losses, check_nuts
 from probkm.infer import OPTIMIZERS, fit_map, fit_nuts, negative_log_joint
 from probkm.inference_data import build_inference_data
 from probkm.kmeans import kmeans_candidates
@@ -63,6 +64,9 @@ class SphericalGMM(DensityMixin, ProbKMBase):
     map_restarts : int
         How many of those k-means candidates, best log joint first, the MAP optimiser
         starts from; the best final objective is kept.
+    batch_size : int or None
+        Minibatch SVI for large data: each Adam step sees ``batch_size`` random rows
+        (needs ``optimizer="adam"``; memory stays at the data plus one batch).
     optimizer, num_steps, learning_rate :
         SVI settings for the MAP: ``"bfgs"`` (NumPyro ``Minimize``, one step is a full
         quasi-Newton solve) or ``"adam"``; ``num_steps=None`` means 1 for BFGS, 500 for Adam.
@@ -82,12 +86,18 @@ class SphericalGMM(DensityMixin, ProbKMBase):
     means_ : ndarray (K, D)
     sigma_ : float
         MAP values, or posterior means after relabelling.
+    map_ : dict
+        The MAP point (``weights``, ``means``, ``sigma``); for NUTS, where every chain started.
     idata_ : arviz.InferenceData
         Built on first access from the fit.
     draws_ : probkm.predictive.Draws
         The parameter draws behind every prediction (one for MAP).
     lower_bound_ : float
         Log joint density (prior times likelihood) at the MAP.
+    convergence_ : dict
+        For NUTS: the number of divergences, the largest split R-hat and the smallest bulk
+        ESS over all parameters after relabelling. A ``ConvergenceWarning`` names any that
+        fail ArviZ's thresholds (R-hat > 1.01, ESS < 100 per chain, any divergence).
     """
 
     def __init__(
@@ -102,6 +112,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         weight_concentration: float = 1.0,
         n_init: int = 3,
         map_restarts: int = 1,
+        batch_size: int | None = None,
         num_steps: int | None = None,
         optimizer: str = "bfgs",
         learning_rate: float = 0.05,
@@ -125,6 +136,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         self.weight_concentration = weight_concentration
         self.n_init = n_init
         self.map_restarts = map_restarts
+        self.batch_size = batch_size
         self.num_steps = num_steps
         self.optimizer = optimizer
         self.learning_rate = learning_rate
@@ -152,6 +164,10 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         check_positive_int("n_init", self.n_init, minimum=0)
         if self.num_steps is not None:
             check_positive_int("num_steps", self.num_steps)
+        if self.batch_size is not None:
+            check_positive_int("batch_size", self.batch_size)
+            if self.optimizer != "adam":
+                raise ValueError(f"batch_size={self.batch_size} needs optimizer='adam' (BFGS is full-batch only); got optimizer={self.optimizer!r}.")
         for name in ("map_restarts", "n_temperatures", "num_samples", "num_chains", "num_prior_samples"):
             check_positive_int(name, getattr(self, name))
         check_positive_int("num_warmup", self.num_warmup, minimum=0)
@@ -197,10 +213,11 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         order = np.argsort(np.asarray(negative_log_joint(x_std, spherical_gmm, starts, **std_kwargs)))
         chosen = jnp.asarray(order[: self.map_restarts])
         num_steps = self.num_steps or (1 if self.optimizer == "bfgs" else 500)
+        batch = None if self.batch_size is None or self.batch_size >= n_obs else int(self.batch_size)
         result = fit_map(
             key_map, x_std, spherical_gmm, {k: v[chosen] for k, v in starts.items()},
             num_steps=num_steps, optimizer=self.optimizer, learning_rate=self.learning_rate,
-            **std_kwargs,
+            subsample_size=batch, **std_kwargs,
         )
         map_point = {
             "weights": np.asarray(result.params["weights"], dtype=float),
@@ -211,6 +228,8 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         self.lower_bound_ = float(-result.loss) - (n_obs * n_dim + n_dim * self.n_components + 1) * np.log(scaling.scale)
         self.n_iter_ = num_steps
 
+        if self.optimizer == "adam" and batch is None:  # minibatch losses are noisy by design
+            check_losses(np.asarray(result.losses[result.best]))
         if self.inference == "map":
             posterior = {k: np.asarray(v, dtype=float)[None, None] for k, v in map_point.items()}
             stats = {"potential_energy": np.full((1, 1), -self.lower_bound_)}
@@ -226,6 +245,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
             samples = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
             posterior = relabel_samples(samples, map_point["means"])
             stats = {k: np.asarray(v) for k, v in mcmc.get_extra_fields(group_by_chain=True).items()}
+            self.convergence_ = check_nuts(posterior, stats.get("diverging"))
 
         self.map_ = map_point
         self._posterior, self._sample_stats, self._model_kw = posterior, stats, kwargs
@@ -236,6 +256,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         self.weights_ = flat["weights"].mean(axis=0)
         self.means_ = flat["means"].mean(axis=0)
         self.sigma_ = float(flat["sigma"].mean())
+        check_degenerate(self.weights_, self.sigma_, n_obs=n_obs, data_scale=scaling.scale)
         return self
 
     @property

@@ -100,6 +100,13 @@ def _sample_sigma(sigma_prior: str, sigma_scale: Array) -> Array:
     return numpyro.sample("sigma", sigma_prior_distribution(sigma_prior, sigma_scale))
 
 
+def _observe(x: Array | None, n_obs: int, subsample_size: int | None, likelihood: dist.Distribution) -> None:
+    """The observed site ``x`` in plate ``obs``, optionally on a random minibatch of rows."""
+    with numpyro.plate("obs", n_obs, subsample_size=subsample_size) as rows:
+        batch = x[rows] if x is not None and subsample_size is not None else x
+        numpyro.sample("x", likelihood, obs=batch)
+
+
 def annealed_gmm(
     x: Array | None = None,
     *,
@@ -113,6 +120,7 @@ def annealed_gmm(
     loc_scale: Array | None = None,
     sigma_prior: str = "halfnormal",
     sigma_scale: Array | float | None = None,
+    subsample_size: int | None = None,
 ) -> None:
     """Shared-sigma spherical mixture with its likelihood tempered at ``temperature``.
 
@@ -127,6 +135,8 @@ def annealed_gmm(
     :param loc_center, loc_scale: prior location and scale of the means, ``(n_dim,)`` or scalar.
     :param sigma_prior: one of ``"halfnormal"``, ``"lognormal"``, ``"invgamma"``.
     :param sigma_scale: scale of the ``sigma`` prior, in the units of ``x``.
+    :param subsample_size: if given, each evaluation sees a random minibatch of this many
+        rows, with the likelihood scaled by ``n_obs / subsample_size`` (for minibatch SVI).
     """
     n_obs, n_dim = _resolve_shape(x, shape)
     loc_center, loc_scale, sigma_scale = _prior_settings(x, n_dim, loc_center, loc_scale, sigma_scale)
@@ -140,8 +150,7 @@ def annealed_gmm(
     means = _sample_means(n_components, loc_center, loc_scale)
     if sigma is None:
         sigma = _sample_sigma(sigma_prior, sigma_scale)
-    with numpyro.plate("obs", n_obs):
-        numpyro.sample("x", SphericalMixture(weights, means, sigma, temperature), obs=x)
+    _observe(x, n_obs, subsample_size, SphericalMixture(weights, means, sigma, temperature))
 
 
 def spherical_gmm(
@@ -154,6 +163,7 @@ def spherical_gmm(
     loc_scale: Array | None = None,
     sigma_prior: str = "halfnormal",
     sigma_scale: Array | float | None = None,
+    subsample_size: int | None = None,
 ) -> None:
     """Spherical Gaussian mixture with one shared ``sigma``: :func:`annealed_gmm` at ``T = 1``.
 
@@ -171,6 +181,7 @@ def spherical_gmm(
         loc_scale=loc_scale,
         sigma_prior=sigma_prior,
         sigma_scale=sigma_scale,
+        subsample_size=subsample_size,
     )
 
 
@@ -184,6 +195,7 @@ def kmeans_objective_model(
     loc_scale: Array | None = None,
     sigma_prior: str = "halfnormal",
     sigma_scale: Array | float | None = None,
+    subsample_size: int | None = None,
 ) -> None:
     """The k-means objective as a model: Gibbs likelihood ``exp(-J(mu) / tau)``.
 
@@ -198,5 +210,4 @@ def kmeans_objective_model(
     loc_center, loc_scale, sigma_scale = _prior_settings(x, n_dim, loc_center, loc_scale, sigma_scale)
     means = _sample_means(n_components, loc_center, loc_scale)
     sigma = _sample_sigma(sigma_prior, sigma_scale)
-    with numpyro.plate("obs", n_obs):
-        numpyro.sample("x", KMeansGibbs(means, tau, sigma), obs=x)
+    _observe(x, n_obs, subsample_size, KMeansGibbs(means, tau, sigma))

@@ -4,18 +4,27 @@ features are drawn."""
 
 from __future__ import annotations
 
-from typing import Sequence
+import math
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
+if TYPE_CHECKING:  # pragma: no cover
+    import arviz as az
+
+    from probkm.cluster import AnnealedKMeans
+
 
 def _scatter(ax, X: np.ndarray, labels: np.ndarray | None, name: str, alpha: float = 0.5):
     if X.shape[1] == 1:
         X = np.c_[X, np.zeros(len(X))]
-    colour = {"c": np.asarray(labels) % 10, "cmap": "tab10", "vmin": 0, "vmax": 9} if labels is not None else {"color": "tab:blue"}
-    ax.scatter(X[:, 0], X[:, 1], s=8, alpha=alpha, label=name, **colour)
+    if labels is None:
+        ax.scatter(X[:, 0], X[:, 1], s=8, alpha=alpha, color="tab:blue", label=name)
+        return
+    ax.scatter(X[:, 0], X[:, 1], s=8, alpha=alpha, c=np.asarray(labels) % 10, cmap="tab10", vmin=0, vmax=9)
+    ax.scatter([], [], s=8, color="0.4", label=f"{name} (colour = cluster)")  # a neutral legend entry
 
 
 def _axes_labels(ax, n_features: int) -> None:
@@ -25,7 +34,7 @@ def _axes_labels(ax, n_features: int) -> None:
 
 def plot_clusters(X: np.ndarray, means: np.ndarray, sigma: float, *, labels: np.ndarray | None = None, title: str = "Data, fitted centroids and one-sigma circles") -> Figure:
     """Data ``X (N, D)`` with centroids ``means (K, D)`` and circles of radius ``sigma``."""
-    fig = Figure(figsize=(5.5, 5))
+    fig = Figure(figsize=(5.5, 5), layout="constrained")
     ax = fig.add_subplot()
     _scatter(ax, X, labels, "data")
     centre_y = means[:, 1] if means.shape[1] > 1 else np.zeros(len(means))
@@ -42,7 +51,7 @@ def plot_clusters(X: np.ndarray, means: np.ndarray, sigma: float, *, labels: np.
 
 def plot_generated(real: np.ndarray, generated: Sequence[tuple[str, np.ndarray, np.ndarray | None]], *, title: str = "Real data beside generated data") -> Figure:
     """Real data in the first panel, then one panel per ``(name, X, labels)`` generated set."""
-    fig = Figure(figsize=(4.2 * (1 + len(generated)), 4.2))
+    fig = Figure(figsize=(4.2 * (1 + len(generated)), 4.4), layout="constrained")
     axes = fig.subplots(1, 1 + len(generated), sharex=True, sharey=True, squeeze=False)[0]
     _scatter(axes[0], real, None, "real")
     axes[0].set_title("real data")
@@ -72,4 +81,63 @@ def plot_trace(idata, var_names: Sequence[str] = ("sigma", "weights"), *, kind: 
     fig.suptitle("NUTS chains: traces and rank plots after relabelling")
     fig.tight_layout()
     plt.close(fig)  # detach from pyplot's registry; the Figure object stays usable
+    return fig
+
+
+def panels(n: int, title: str, width: float = 4.2, height: float = 3.4):
+    """A figure with ``n`` axes in rows of at most three, titled ``title``."""
+    ncols = min(3, n)
+    nrows = math.ceil(n / ncols)
+    fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False).ravel())
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    fig.suptitle(title)
+    return fig, axes[:n]
+
+
+def draws_of(dataset, name: str) -> np.ndarray:
+    """Variable ``name`` of an ArviZ group as float draws ``(chain * draw, ...)``."""
+    return np.asarray(dataset[name].values, dtype=float).reshape(-1, *dataset[name].shape[2:])
+
+
+def plot_sigma_prior_posterior(idata: Mapping[str, "az.InferenceData"], plugin_sigma: float) -> Figure:
+    """Prior and posterior densities of ``log10(sigma)``, one panel per model (log-scale x)."""
+    fig, axes = panels(len(idata), "Prior vs posterior of sigma")
+    for ax, (label, data) in zip(axes, idata.items()):
+        prior, post = draws_of(data.prior, "sigma"), draws_of(data.posterior, "sigma")
+        for draws, name, colour in ((prior, "prior", "C7"), (post, "posterior", "C0")):
+            # each density on its own bins: a contracted posterior needs far finer bins than its prior
+            logs = np.log10(draws[draws > 0])
+            lo, hi = np.quantile(logs, [0.002, 1.0])
+            edges = np.linspace(lo, max(hi, lo + 1e-6), 60)
+            density, _ = np.histogram(logs, bins=edges, density=True)
+            ax.stairs(density, 10**edges, fill=name == "prior", alpha=0.5 if name == "prior" else 1.0, color=colour, label=name)
+        ax.axvline(plugin_sigma, color="C3", linestyle="--", label=f"plug-in sigma = {plugin_sigma:.3g}")
+        ax.set_xscale("log")
+        ax.set(title=label, xlabel="sigma (units of x, log scale)", ylabel="density of log10(sigma)")
+        ax.legend(fontsize="small")
+    return fig
+
+
+def plot_annealing_path(kmeans: "AnnealedKMeans", max_features: int = 2) -> Figure:
+    """Centroid coordinates against the annealing temperature, critical temperatures marked."""
+    temperatures, path = kmeans.temperatures_, kmeans.annealing_path_
+    n_features = min(max_features, path.shape[2])
+    fig = Figure(figsize=(9.5, 4.5), layout="constrained")
+    ax = fig.subplots()
+    styles = ("-", "--", "-.", ":")
+    for k in range(path.shape[1]):
+        for d in range(n_features):
+            ax.plot(temperatures, path[:, k, d], color=f"C{k}", linestyle=styles[d % 4], label=f"cluster {k}, feature {d}")
+    ax.axvline(kmeans.first_critical_temperature_, color="k", linestyle="--", linewidth=1.5,
+               label=f"first critical T = {kmeans.first_critical_temperature_:g}")
+    for k, t in enumerate(kmeans.critical_temperatures_):
+        if t > 0:
+            ax.axvline(t, color=f"C{k}", linestyle=":", linewidth=1.2, label=f"critical T of cluster {k} = {t:.2g}")
+    ax.set_xscale("log")
+    ax.set(title="Deterministic annealing path of the centroids (equal weights)",
+           xlabel="temperature T (log scale; decreases left to right)", ylabel="centroid coordinate (units of x)")
+    ax.invert_xaxis()
+    ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig

@@ -22,6 +22,18 @@ def draw_mixture(seed: int, *, n_obs=2000, n_clusters=4, n_dim=3, sigma=0.7, spr
     return np.asarray(x, dtype=float), np.asarray(z), means, sigma
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_functions():
+    """Drop JAX's compiled executables after each test module.
+
+    A single process that compiles a few thousand XLA programs (the scikit-learn estimator
+    checks alone try dozens of data shapes) grew without bound and once crashed inside the
+    XLA compiler; shared fits are data, so clearing costs only recompilation.
+    """
+    yield
+    jax.clear_caches()
+
+
 @pytest.fixture(scope="session")
 def mixture_data():
     """K=4, D=3, N=2000, sigma=0.7 from the shared-sigma mixture."""

@@ -45,6 +45,7 @@ def test_init_only_stores_parameters():
     assert est.n_components == -3 and est.sigma_prior == "nope"
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize(
     "make",
     [
