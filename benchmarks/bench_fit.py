@@ -57,8 +57,8 @@ def main(argv=None):
     for n in args.sizes:
         X = make_data(n, k, args.dim)
         methods = {
-            "probkm SphericalGMM (MAP, adam)": lambda: probkm.SphericalGMM(k, random_state=0).fit(X),
-            "probkm SphericalGMM (MAP, bfgs)": lambda: probkm.SphericalGMM(k, optimizer="bfgs", num_steps=1, random_state=0).fit(X),
+            "probkm SphericalGMM (MAP, bfgs, default)": lambda: probkm.SphericalGMM(k, random_state=0).fit(X),
+            "probkm SphericalGMM (MAP, adam 500)": lambda: probkm.SphericalGMM(k, optimizer="adam", num_steps=500, random_state=0).fit(X),
             "sklearn GaussianMixture(spherical)": lambda: GaussianMixture(k, covariance_type="spherical", random_state=0).fit(X),
             "probkm AnnealedKMeans": lambda: probkm.AnnealedKMeans(k, random_state=0).fit(X),
             "sklearn KMeans(n_init=10)": lambda: KMeans(k, n_init=10, random_state=0).fit(X),

@@ -65,10 +65,14 @@ def check_numeric_2d(X: Any, *, name: str = "X") -> np.ndarray:
     if arr.dtype.kind == "O":
         try:
             arr = arr.astype(np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             for (row, col), value in np.ndenumerate(arr):
                 try:
                     float(value)
+                except OverflowError:
+                    raise ValueError(
+                        f"{name} holds a number too large for float64 at row {row}, column {col}; rescale {name}."
+                    ) from None
                 except (TypeError, ValueError) as err:
                     raise TypeError(
                         f"{name} must be numeric; the value {value!r} at row {row}, column {col} is not a number ({err})."

@@ -23,7 +23,7 @@ import numpy as np
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from probkm._base import ProbKMBase, as_jax
+from probkm._base import ProbKMBase, Scaling, as_jax
 from probkm._checks import check_choice, check_enough_samples, check_positive_float, check_positive_int
 from probkm.annealing import FIRST_CRITICAL_TEMPERATURE, cluster_critical_temperatures, geometric_schedule
 from probkm.convergence import check_degenerate
@@ -102,6 +102,9 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
     sigma_posterior_ : tuple (float, float)
         Mode and sd of the Laplace approximation to the posterior of ``log sigma`` (log units
         of x) under the mixture, centroids and proportions held fixed.
+    scaling_ : probkm._base.Scaling
+        Centre ``(D,)`` and pooled scale of the training data; every computation runs on
+        ``(X - center) / scale`` so float32 keeps its precision at any offset or magnitude.
     sigma_prior_scale_ : float
         Scale of sigma's prior in the units of x (``sigma_scale`` or the data's pooled sd).
     """
@@ -147,15 +150,17 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         X = self._validate(X, reset=True)
         check_enough_samples(X.shape[0], self.n_clusters, param="n_clusters")
         n_obs, n_dim = X.shape
-        x = as_jax(X)
+        # compute on standardised data: float32 keeps its precision at any offset or scale
+        self.scaling_ = Scaling.of(X)
+        x = as_jax(self.scaling_.forward(X))
         temperatures = geometric_schedule(1.0, self.t_min, self.n_temperatures)
         found = kmeans_candidates(self._key(), x, temperatures, n_clusters=self.n_clusters, n_init=self.n_init, max_iter=self.max_iter)
         best = int(np.argmin(np.asarray(found.inertia, dtype=float)))
-        self._set_solution(X, found.centers[best])
-        check_degenerate(self.weights_, self.sigma_, n_obs=n_obs, data_scale=self.sigma_prior_scale_)
+        self._set_solution(X, self.scaling_.backward(found.centers[best]))
+        check_degenerate(self.weights_, self.sigma_, n_obs=n_obs, data_scale=self.scaling_.scale)
         self.n_iter_ = int(found.n_iter[best])
         self.temperatures_ = np.asarray(found.anneal.temperatures, dtype=float)
-        path = np.asarray(found.anneal.path, dtype=float)
+        path = self.scaling_.backward(found.anneal.path)
         # the kept solution may be a k-means++ restart: label the path like cluster_centers_
         self.annealing_path_ = path[:, matching_permutations(path[-1], self.cluster_centers_), :]
         self.first_critical_temperature_ = FIRST_CRITICAL_TEMPERATURE
@@ -164,29 +169,35 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         )
         return self
 
+    def _standardised(self, X: np.ndarray) -> tuple[jax.Array, jax.Array]:
+        """``X`` and the centroids in the standardised units of the fit, as JAX arrays."""
+        return as_jax(self.scaling_.forward(X)), as_jax(self.scaling_.forward(self.cluster_centers_))
+
     def _set_solution(self, X: np.ndarray, centers: Any) -> None:
         """Everything that follows from centroids ``(K, D)`` on data ``X``: labels, inertia,
         proportions, the plug-in sigma and the Laplace posterior of log sigma."""
         n_obs, n_dim = X.shape
         self.cluster_centers_ = np.asarray(centers, dtype=float)
-        x, centers = as_jax(X), as_jax(self.cluster_centers_)
+        x, centers = self._standardised(X)
+        scale = self.scaling_.scale
         self.labels_ = np.asarray(nearest_centroid(x, centers))
-        self.inertia_ = float(np.sum(np.asarray(kmeans_objective_pointwise(x, centers), dtype=float)))
-        self.sigma_ = float(plugin_sigma(self.inertia_, n_obs, n_dim))
+        inertia = float(np.sum(np.asarray(kmeans_objective_pointwise(x, centers), dtype=float)))
+        self.inertia_ = inertia * scale**2
+        self.sigma_ = float(plugin_sigma(inertia, n_obs, n_dim)) * scale
         self.weights_ = np.bincount(self.labels_, minlength=self.n_clusters) / n_obs
         self.sigma_prior_scale_ = float(self.sigma_scale or data_prior_defaults(X)["sigma_scale"])
         positive = np.clip(self.weights_, 1e-12, None)
         mode, sd = _log_sigma_laplace(
             x, as_jax(positive / positive.sum()), centers,
-            max(self.sigma_, 1e-12 * self.sigma_prior_scale_), self.sigma_prior_scale_, self.sigma_prior,
+            max(self.sigma_ / scale, 1e-6), self.sigma_prior_scale_ / scale, self.sigma_prior,
         )
-        self.sigma_posterior_ = (float(mode), float(sd))
+        self.sigma_posterior_ = (float(mode) + float(np.log(scale)), float(sd))
         self._n_features_out = self.n_clusters
 
     def predict(self, X: Any) -> np.ndarray:
         """Index of the nearest centroid for each row of ``X``, shape ``(n_samples,)``."""
         X = self._validate(X, reset=False)
-        return np.asarray(nearest_centroid(as_jax(X), as_jax(self.cluster_centers_)))
+        return np.asarray(nearest_centroid(*self._standardised(X)))
 
     def transform(self, X: Any) -> np.ndarray:
         """Euclidean distance of each row to each centroid, ``(n_samples, n_clusters)``."""
@@ -197,7 +208,8 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
     def score(self, X: Any, y: Any = None) -> float:
         """Negative k-means objective of ``X`` (scikit-learn's convention: higher is better)."""
         X = self._validate(X, reset=False)
-        return -float(np.sum(np.asarray(kmeans_objective_pointwise(as_jax(X), as_jax(self.cluster_centers_)), dtype=float)))
+        within = np.sum(np.asarray(kmeans_objective_pointwise(*self._standardised(X)), dtype=float))
+        return -float(within) * self.scaling_.scale**2
 
     def _sigma_draws(self, key: jax.Array, sigma: Any, n_samples: int) -> jax.Array:
         if isinstance(sigma, str):
@@ -230,11 +242,11 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         check_is_fitted(self, "cluster_centers_")
         n_samples = check_positive_int("n_samples", n_samples)
         key_sigma, key_x = jax.random.split(self._key(random_state))
-        sigmas = self._sigma_draws(key_sigma, sigma, n_samples)
-        weights = jnp.broadcast_to(as_jax(self.weights_), (n_samples, self.n_clusters))
-        means = jnp.broadcast_to(as_jax(self.cluster_centers_), (n_samples,) + self.cluster_centers_.shape)
-        x, y = sample_predictive(key_x, n_samples, Draws(weights, means, as_jax(sigmas)))
-        return np.asarray(x, dtype=float), np.asarray(y)
+        sigmas = np.asarray(self._sigma_draws(key_sigma, sigma, n_samples), dtype=float)
+        weights = np.broadcast_to(self.weights_, (n_samples, self.n_clusters))
+        means = np.broadcast_to(self.cluster_centers_, (n_samples,) + self.cluster_centers_.shape)
+        x, y = sample_predictive(key_x, n_samples, self.scaling_.draws(Draws(weights, means, sigmas)))
+        return self.scaling_.backward(x), np.asarray(y)
 
 
 def from_sklearn(kmeans: Any, X: Any, *, sigma_prior: str = "halfnormal", sigma_scale: float | None = None) -> AnnealedKMeans:
@@ -258,6 +270,7 @@ def from_sklearn(kmeans: Any, X: Any, *, sigma_prior: str = "halfnormal", sigma_
     labels = getattr(kmeans, "labels_", None)
     if labels is not None and len(labels) != X.shape[0]:
         raise ValueError(f"X has {X.shape[0]} rows, but kmeans was fitted on {len(labels)}; pass the training data.")
+    model.scaling_ = Scaling.of(X)
     model._set_solution(X, centers)
     model.n_iter_ = int(getattr(kmeans, "n_iter_", 0))
     return model

@@ -67,5 +67,5 @@ def check_degenerate(weights: np.ndarray, sigma: float, *, n_obs: int, data_scal
     empty = np.flatnonzero(weights * n_obs < 0.5)
     if empty.size:
         _warn(f"component(s) {empty.tolist()} hold less than half a data point: lower n_components.")
-    if not np.isfinite(sigma) or sigma < 1e-6 * data_scale:
+    if not np.isfinite(sigma) or sigma < 1e-3 * data_scale:
         _warn(f"sigma collapsed to {sigma:.3g} (data scale {data_scale:.3g}): there are duplicated points or too many components; lower n_components or raise sigma_scale.")

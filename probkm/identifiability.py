@@ -15,7 +15,7 @@ ESS), plus three experiments aimed at sigma:
   largest change across the grid is the k-means objective's (non-)dependence on sigma;
 * **plug-in**: ``sigma_hat = sqrt(J / (N D))`` beside the GMM's posterior of sigma.
 
-Priors (documented defaults): ``means_k ~ Normal(mean of X, sd of X)`` per feature,
+Priors (documented defaults): ``means_k ~ Normal(mean of X, s)`` per feature with ``s`` the pooled sd,
 ``weights ~ Dirichlet(1)``, and ``sigma ~ HalfNormal(s)`` with ``s`` the data's pooled
 standard deviation (:func:`probkm.models.data_prior_defaults`), so the study means the same
 on data in any units. Pass ``sigma_scale`` to fix ``s`` in the units of ``X``.

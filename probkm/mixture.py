@@ -91,7 +91,10 @@ class SphericalGMM(DensityMixin, ProbKMBase):
     idata_ : arviz.InferenceData
         Built on first access from the fit.
     draws_ : probkm.predictive.Draws
-        The parameter draws behind every prediction (one for MAP).
+        The parameter draws behind every prediction (one for MAP), float64 arrays.
+    scaling_ : probkm._base.Scaling
+        Centre and pooled scale of the training data; fitting and prediction run on
+        ``(X - center) / scale``, so float32 keeps its precision at any offset or magnitude.
     lower_bound_ : float
         Log joint density (prior times likelihood) at the MAP.
     convergence_ : dict
@@ -196,7 +199,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         kwargs = self._model_kwargs(X)
 
         # MAP on standardised data: the posterior maps exactly back (every prior is a location-scale family)
-        scaling = Scaling.of(X)
+        scaling = self.scaling_ = Scaling.of(X)
         std_kwargs = {
             **kwargs,
             "loc_center": (kwargs["loc_center"] - scaling.center) / scaling.scale,
@@ -252,7 +255,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         self._fit_X = X
         self._idata = None
         flat = {k: np.reshape(v, (-1,) + v.shape[2:]) for k, v in posterior.items()}
-        self.draws_ = Draws(*(as_jax(flat[k]) for k in ("weights", "means", "sigma")))
+        self.draws_ = Draws(*(np.asarray(flat[k], dtype=float) for k in ("weights", "means", "sigma")))
         self.weights_ = flat["weights"].mean(axis=0)
         self.means_ = flat["means"].mean(axis=0)
         self.sigma_ = float(flat["sigma"].mean())
@@ -275,7 +278,9 @@ class SphericalGMM(DensityMixin, ProbKMBase):
     def score_samples(self, X: Any) -> np.ndarray:
         """Log (posterior-predictive) density of each row of ``X``, shape ``(n_samples,)``."""
         X = self._validate(X, reset=False)
-        return np.asarray(predictive_log_density(as_jax(X), self.draws_), dtype=float)
+        # standardised units keep float32 precise; the Jacobian of x -> (x - c) / s is -D log s
+        log_density = predictive_log_density(as_jax(self.scaling_.forward(X)), self.scaling_.draws(self.draws_))
+        return np.asarray(log_density, dtype=float) - X.shape[1] * np.log(self.scaling_.scale)
 
     def score(self, X: Any, y: Any = None) -> float:
         """Mean log density per sample of ``X``."""
@@ -284,7 +289,8 @@ class SphericalGMM(DensityMixin, ProbKMBase):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Component probabilities ``(n_samples, n_components)``, averaged over the draws."""
         X = self._validate(X, reset=False)
-        return np.asarray(predictive_responsibilities(as_jax(X), self.draws_), dtype=float)
+        proba = predictive_responsibilities(as_jax(self.scaling_.forward(X)), self.scaling_.draws(self.draws_))
+        return np.asarray(proba, dtype=float)
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable component of each row, shape ``(n_samples,)``."""
@@ -304,8 +310,8 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         """
         check_is_fitted(self, "draws_")
         n_samples = check_positive_int("n_samples", n_samples)
-        x, y = sample_predictive(self._key(random_state), n_samples, self.draws_)
-        return np.asarray(x, dtype=float), np.asarray(y)
+        x, y = sample_predictive(self._key(random_state), n_samples, self.scaling_.draws(self.draws_))
+        return self.scaling_.backward(x), np.asarray(y)
 
     def _n_parameters(self) -> int:
         return self.n_components * self.n_features_in_ + self.n_components

@@ -20,8 +20,9 @@ Priors (DESIGN section 1): ``weights ~ Dirichlet(weight_concentration * 1_K)``;
 * ``"invgamma"``: ``sigma^2 ~ InverseGamma(2, sigma_scale^2)`` (prior mean of ``sigma^2`` is
   ``sigma_scale^2``), expressed as a density on ``sigma``.
 
-``loc_center``, ``loc_scale`` and ``sigma_scale`` default to the data's per-feature mean,
-per-feature standard deviation and pooled standard deviation (:func:`data_prior_defaults`).
+``loc_center``, ``loc_scale`` and ``sigma_scale`` default to the data's per-feature mean and
+its pooled standard deviation (:func:`data_prior_defaults`): an isotropic prior, like the
+model, so a feature with a tiny spread does not pin its means to the data's centre.
 """
 
 from __future__ import annotations
@@ -53,13 +54,12 @@ def sigma_prior_distribution(name: str, scale: Any) -> dist.Distribution:
 
 
 def data_prior_defaults(x: Any) -> dict[str, Any]:
-    """Data-derived prior settings: ``loc_center`` ``(n_dim,)``, ``loc_scale`` ``(n_dim,)``,
-    ``sigma_scale`` (scalar), all as float arrays. Zero spreads are replaced by 1."""
+    """Data-derived prior settings: ``loc_center`` ``(n_dim,)`` the per-feature mean,
+    ``loc_scale`` ``(n_dim,)`` and ``sigma_scale`` (scalar) both the pooled standard deviation
+    ``sqrt(mean_d Var(x_d))`` (1 when the data have no spread)."""
     x = np.asarray(x, dtype=float)
-    spread = x.std(axis=0)
-    spread = np.where(spread > 0, spread, 1.0)
     pooled = float(np.sqrt(np.mean(x.var(axis=0)))) or 1.0
-    return {"loc_center": x.mean(axis=0), "loc_scale": spread, "sigma_scale": pooled}
+    return {"loc_center": x.mean(axis=0), "loc_scale": np.full(x.shape[1], pooled), "sigma_scale": pooled}
 
 
 def _resolve_shape(x: Array | None, shape: tuple[int, int] | None) -> tuple[int, int]:
@@ -78,11 +78,11 @@ def _prior_settings(x, n_dim, loc_center, loc_scale, sigma_scale):
                 "With x=None, pass loc_center, loc_scale and sigma_scale "
                 "(for example from probkm.models.data_prior_defaults(x_train))."
             )
-        mean = jnp.mean(x, axis=0)
-        spread = jnp.std(x, axis=0)
-        loc_center = mean if loc_center is None else loc_center
-        loc_scale = jnp.where(spread > 0, spread, 1.0) if loc_scale is None else loc_scale
-        sigma_scale = jnp.sqrt(jnp.mean(jnp.var(x, axis=0))) if sigma_scale is None else sigma_scale
+        pooled = jnp.sqrt(jnp.mean(jnp.var(x, axis=0)))
+        pooled = jnp.where(pooled > 0, pooled, 1.0)
+        loc_center = jnp.mean(x, axis=0) if loc_center is None else loc_center
+        loc_scale = pooled if loc_scale is None else loc_scale
+        sigma_scale = pooled if sigma_scale is None else sigma_scale
     return (
         jnp.broadcast_to(jnp.asarray(loc_center), (n_dim,)),
         jnp.broadcast_to(jnp.asarray(loc_scale), (n_dim,)),

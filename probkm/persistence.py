@@ -114,7 +114,10 @@ def save(est, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
 def load(path: str | os.PathLike):
     """Load an estimator saved by :func:`save` (or ``est.save``); raises naming the bad file."""
     import probkm
+    from probkm._base import Scaling
     from probkm.predictive import Draws
+
+    namedtuples = {"Draws": lambda fields: Draws(*fields), "Scaling": lambda fields: Scaling(fields[0], float(fields[1]))}
 
     path = Path(path)
     manifest_path = path / MANIFEST
@@ -136,7 +139,7 @@ def load(path: str | os.PathLike):
         raise ValueError(f"{path / ARRAYS}: unreadable ({err}); the file is truncated or foreign.") from None
     for name, value in manifest["fitted"].items():
         if isinstance(value, dict) and "namedtuple" in value:
-            value = Draws(*(__import__("jax").numpy.asarray(arrays[f"{name}.{f}"]) for f in value["fields"]))
+            value = namedtuples[value["namedtuple"]]([arrays[f"{name}.{f}"] for f in value["fields"]])
         elif isinstance(value, dict) and "dict" in value:
             value = {key: arrays[f"{name}.{key}"] for key in value["dict"]}
         elif isinstance(value, dict) and "tuple" in value:
