@@ -9,7 +9,6 @@ unless ``--force`` is given.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -78,8 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _configure_runtime() -> None:
-    """Process-wide settings that belong to the program, not the library."""
-    os.environ.setdefault("JAX_PLATFORMS", "cpu" if not os.environ.get("PROBKM_DEVICE") else "")
+    """Process-wide settings that belong to the program, not the library: figures are
+    rendered off-screen. JAX picks its device (GPU when present; set JAX_PLATFORMS=cpu to
+    force the CPU)."""
     import matplotlib
 
     matplotlib.use("Agg")
