@@ -22,9 +22,10 @@ patched in (Lloyd in (K, N) layout with one distance pass per iteration, candida
 with a hand-written VJP from ``bench_likelihood.py``), interleaved with the unpatched fit, and
 checks the results agree.
 
-The process runs with ``OPENBLAS_NUM_THREADS=1`` unless set otherwise: on the shared 2-core
-machine scikit-learn's ``GaussianMixture`` ran 2-2.5x faster with one OpenBLAS thread than with
-the default (JAX does not use OpenBLAS for these computations).
+The process runs with ``OPENBLAS_NUM_THREADS=1`` and ``OMP_NUM_THREADS=1`` unless set otherwise:
+on the shared 2-core machine, under load, scikit-learn's ``GaussianMixture`` ran 2-2.5x faster with
+one OpenBLAS thread, and ``KMeans`` (OpenMP) 10x faster with one thread; on a quiet machine one
+thread is as fast as two. JAX uses neither for these computations.
 
     python benchmarks/bench_map.py                     # 4 configs at N=1e5, ~4-5 min
     python benchmarks/bench_map.py --configs 2x5 --proposals
@@ -46,6 +47,9 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # OpenBLAS's threads stall on a loaded 2-core machine (sklearn's GaussianMixture ran 2-2.5x slower
 # with the default); one thread is sklearn's best case here, so the comparison does not flatter probkm
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# likewise OpenMP (scikit-learn's KMeans): under contention its spinning threads made KMeans(n_init=10)
+# 10-17x slower (1.7 s instead of 0.1 s at N=1e5); on a quiet machine one thread is as fast
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402

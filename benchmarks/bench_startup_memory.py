@@ -98,7 +98,8 @@ kib = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 if {proposals}:
     sys.path.insert(0, {bench_dir!r})
     from bench_map import proposals_patched
-    proposals_patched().__enter__()
+    _patch = proposals_patched()  # keep a reference: a collected generator would undo the patch
+    _patch.__enter__()
 steps = []
 def wrap(module, name):
     fn = getattr(module, name)
