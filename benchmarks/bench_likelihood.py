@@ -4,7 +4,8 @@ Times ``jax.jit(jax.value_and_grad(f, argnums=(0, 1, 2)))(weights, means, sigma)
 the summed log-likelihood of the shared-sigma spherical mixture at ``N`` points (float32, CPU),
 for these forms of ``f``:
 
-* ``probkm``: ``probkm.likelihood.mixture_log_likelihood(x, w, mu, sigma).sum()``, autodiff;
+* ``probkm``: ``probkm.likelihood.mixture_log_likelihood(x, w, mu, sigma).sum()``: pointwise
+  values (as the models need them) with a hand-written VJP from the saved responsibilities;
 * ``naive``: broadcast differences ``(N, K, D)``, ``jax.nn.logsumexp``, autodiff (reference);
 * ``expanded``: the same maths as probkm written inline (``|x|^2 - 2 x.mu + |mu|^2``,
   ``logsumexp``), autodiff;
@@ -15,9 +16,8 @@ for these forms of ``f``:
 * ``custom_vjp_chunked``: the same, accumulated over row blocks by ``lax.map`` so the
   ``(block, K)`` intermediates stay in cache;
 * ``custom_vjp_KN``: the same with the ``(K, N)`` layout (points on the fast axis);
-* ``pointwise custom_vjp``: a drop-in for ``probkm.likelihood.mixture_log_likelihood`` (returns
-  the ``(N,)`` pointwise values, accepts any cotangent, also gives ``dL/dx``) with a
-  hand-written backward pass from saved responsibilities: the change proposed for probkm.
+* ``probkm forward, autodiff``: probkm's forward pass differentiated by autodiff, which is what
+  probkm did before its pointwise log-likelihood got a hand-written VJP.
 
 Two reference points that are not gradients: ``value only`` (probkm's forward pass) and
 ``read x`` (``jnp.sum(x)``, the memory-bandwidth floor of one pass over the data).
@@ -34,7 +34,6 @@ as the machine is shared. Every form is checked against ``naive`` in float64-fre
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import time
 
@@ -45,7 +44,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from probkm.likelihood import _log_normaliser, mixture_log_likelihood, sample_mixture, squared_distances  # noqa: E402
+from probkm.likelihood import _annealed_forward, mixture_log_likelihood, sample_mixture  # noqa: E402
 
 _LOG_2PI = float(np.log(2 * np.pi))
 
@@ -123,59 +122,9 @@ def make_custom(stats_fn):
     return loglik
 
 
-@jax.custom_vjp
-def annealed_loglik_vjp(x, weights, locs, sigma, temperature):
-    """Drop-in for ``probkm.likelihood.annealed_log_likelihood`` with unbatched parameters
-    (``x (N, D)``, ``weights (K,)``, ``locs (K, D)``, scalar ``sigma`` and ``temperature``), as
-    ``probkm.distributions.SphericalMixture`` holds them, with a hand-written VJP for any
-    cotangent: the change proposed for probkm (see RESULTS.md). Same forward arithmetic."""
-    return _annealed_fwd(x, weights, locs, sigma, temperature)[0]
-
-
-def _annealed_fwd(x, weights, locs, sigma, temperature):
-    d = squared_distances(x, locs)  # (N, K)
-    a = jnp.log(weights) - d / (2.0 * sigma**2)
-    top = jnp.max(a, axis=-1)
-    e = jnp.exp((a - top[:, None]) / temperature)
-    z = jnp.sum(e, axis=-1)
-    r = e / z[:, None]  # tempered responsibilities
-    ll = top + temperature * jnp.log(z) - _log_normaliser(sigma, x.shape[-1])
-    return ll, (x, weights, locs, sigma, temperature, r, d, top, z)
-
-
-def _annealed_bwd(res, g):
-    x, weights, locs, sigma, temperature, r, d, top, z = res
-    gr = g[:, None] * r  # dL/da_ik
-    rk = jnp.sum(gr, axis=0)
-    inv = 1.0 / sigma**2
-    d_w = rk / weights
-    d_locs = (gr.T @ x - rk[:, None] * locs) * inv
-    d_sigma = jnp.sum(gr * d) / sigma**3 - jnp.sum(g) * x.shape[-1] / sigma
-    d_x = -(x * jnp.sum(gr, axis=-1, keepdims=True) - gr @ locs) * inv
-    a_shift = jnp.log(weights) - d / (2.0 * sigma**2) - top[:, None]
-    d_t = jnp.sum(g * (jnp.log(z) - jnp.sum(r * a_shift, axis=-1) / temperature))
-    return d_x, d_w, d_locs, d_sigma, d_t
-
-
-annealed_loglik_vjp.defvjp(_annealed_fwd, _annealed_bwd)
-
-
-def pointwise_loglik(x, w, mu, s):
-    """Pointwise ``(N,)`` mixture log-likelihood through :func:`annealed_loglik_vjp` at T = 1."""
-    return annealed_loglik_vjp(x, w, mu, s, jnp.asarray(1.0, x.dtype))
-
-
-@contextlib.contextmanager
-def likelihood_vjp_patched():
-    """Route ``probkm.distributions.SphericalMixture.log_prob`` through :func:`annealed_loglik_vjp`."""
-    import probkm.distributions as pd
-
-    saved = pd.annealed_log_likelihood
-    pd.annealed_log_likelihood = annealed_loglik_vjp
-    try:
-        yield
-    finally:
-        pd.annealed_log_likelihood = saved
+def autodiff_loglik(x, w, mu, s):
+    """probkm's forward pass differentiated by autodiff (probkm's form before its hand-written VJP)."""
+    return jnp.sum(_annealed_forward(x, w, mu, s, jnp.asarray(1.0, x.dtype))[0])
 
 
 def probkm_loglik(x, w, mu, s):
@@ -193,7 +142,7 @@ def build_forms(block):
         "custom_vjp": custom_nk,
         f"custom_vjp_chunked({block})": custom_chunked,
         "custom_vjp_KN": custom_kn,
-        "pointwise custom_vjp (proposal)": lambda x, w, mu, s: jnp.sum(pointwise_loglik(x, w, mu, s)),
+        "probkm forward, autodiff": autodiff_loglik,
     }
     compiled = {name: jax.jit(jax.value_and_grad(f, argnums=(1, 2, 3))) for name, f in grads.items()}
     refs = {

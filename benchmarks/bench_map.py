@@ -16,11 +16,8 @@ are reported. After that, one more instrumented fit of each probkm estimator tim
 (the functions the estimator calls, wrapped with ``block_until_ready``), and the sub-steps of
 ``probkm.kmeans.kmeans_candidates`` are timed on their own.
 
-``--proposals`` also times the fit with the speed-ups proposed in ``benchmarks/RESULTS.md``
-patched in (Lloyd in (K, N) layout with one distance pass per iteration, candidates polished by
-``lax.map`` instead of ``vmap``, annealing's fixed point in (K, N) layout, and the likelihood
-with a hand-written VJP from ``bench_likelihood.py``), interleaved with the unpatched fit, and
-checks the results agree.
+The log-likelihoods are also compared on held-out data: ``N`` fresh points from the same
+mixture. There a model with K-1 more variance parameters than the data needs gains nothing.
 
 The process runs with ``OPENBLAS_NUM_THREADS=1`` and ``OMP_NUM_THREADS=1`` unless set otherwise:
 on the shared 2-core machine, under load, scikit-learn's ``GaussianMixture`` ran 2-2.5x faster with
@@ -28,7 +25,7 @@ one OpenBLAS thread, and ``KMeans`` (OpenMP) 10x faster with one thread; on a qu
 thread is as fast as two. JAX uses neither for these computations.
 
     python benchmarks/bench_map.py                     # 4 configs at N=1e5, ~4-5 min
-    python benchmarks/bench_map.py --configs 2x5 --proposals
+    python benchmarks/bench_map.py --configs 2x5 --no-phases
     python benchmarks/bench_map.py --quick             # N=1e4, D=2, K=5
 """
 
@@ -41,7 +38,6 @@ import sys
 import time
 import warnings
 from collections import defaultdict
-from functools import partial
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # OpenBLAS's threads stall on a loaded 2-core machine (sklearn's GaussianMixture ran 2-2.5x slower
@@ -62,19 +58,19 @@ import probkm.cluster  # noqa: E402
 import probkm.kmeans  # noqa: E402
 import probkm.mixture  # noqa: E402
 from probkm._base import Scaling, as_jax  # noqa: E402
-from probkm.annealing import (  # noqa: E402
-    AnnealPath,
-    LloydResult,
-    anneal,
-    geometric_schedule,
-    kmeans_plusplus,
-    largest_covariance_eigenvalue,
-    lloyd,
-)
+from probkm.annealing import anneal, geometric_schedule, kmeans_plusplus, lloyd  # noqa: E402
+from probkm.kmeans import subsample_rows  # noqa: E402
+from probkm.likelihood import sample_mixture  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_fit import make_data  # noqa: E402
-from bench_likelihood import likelihood_vjp_patched  # noqa: E402
+
+
+def held_out(n_obs, n_clusters, n_dim, seed=0):
+    """Fresh draws from the mixture ``make_data(n_obs, n_clusters, n_dim, seed)`` samples."""
+    means = np.random.default_rng(seed).normal(scale=4.0, size=(n_clusters, n_dim))
+    x, _ = sample_mixture(jax.random.key(seed + 10_000), jnp.full(n_clusters, 1 / n_clusters), jnp.asarray(means), 1.0, (n_obs,))
+    return np.asarray(x, dtype=np.float64)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,23 +144,24 @@ def timed_phases(fit, module, names, repeats=1):
     return {k: float(np.median(v)) for k, v in rows.items()}
 
 
-def candidate_substeps(X, k, n_init=3, anneal_samples=10_000, repeats=3):
-    """The sub-steps of ``kmeans_candidates`` (as SphericalGMM calls it) timed one by one."""
+def candidate_substeps(X, k, n_init=3, init_samples=10_000, repeats=3):
+    """The sub-steps of ``kmeans_candidates`` (as AnnealedKMeans calls it) timed one by one."""
     x = as_jax(Scaling.of(X).forward(X))
     key_anneal, key_seed, key_sub = jax.random.split(jax.random.key(0), 3)
     temps = geometric_schedule(1.0, 1e-3, 60)
-    subset = x
-    if x.shape[0] > anneal_samples:
-        subset = x[jax.random.choice(key_sub, x.shape[0], (anneal_samples,), replace=False)]
-    seeds_fn = jax.jit(lambda key: jax.vmap(lambda kk: kmeans_plusplus(kk, x, n_clusters=k))(jax.random.split(key, n_init)))
-    lloyd_vmap = jax.jit(lambda starts: jax.vmap(lambda c: lloyd(x, c, max_iter=300))(starts))
+    subset = subsample_rows(key_sub, x, init_samples)
+    seeds_fn = jax.jit(lambda key: jax.vmap(lambda kk: kmeans_plusplus(kk, subset, n_clusters=k))(jax.random.split(key, n_init)))
+    lloyd_sub = jax.jit(lambda starts: jax.lax.map(lambda c: lloyd(subset, c, max_iter=300), starts))
+    lloyd_all = jax.jit(lambda starts: jax.lax.map(lambda c: lloyd(x, c, max_iter=300), starts))
     path = anneal(key_anneal, subset, temps, n_clusters=k)
     starts = jnp.concatenate([path.centers[None], seeds_fn(key_seed)], axis=0)
-    polished = lloyd_vmap(starts)
+    rough = lloyd_sub(starts)
+    polished = lloyd_all(rough.centers)
     steps = {
         f"anneal ({subset.shape[0]} pts, {int(path.n_iter.sum())} fixed-point iters)": lambda: anneal(key_anneal, subset, temps, n_clusters=k),
-        f"kmeans_plusplus x{n_init}": lambda: seeds_fn(key_seed),
-        f"lloyd, vmap over {n_init + 1} starts (iters {np.asarray(polished.n_iter).tolist()})": lambda: lloyd_vmap(starts),
+        f"kmeans_plusplus x{n_init} ({subset.shape[0]} pts)": lambda: seeds_fn(key_seed),
+        f"Lloyd on {subset.shape[0]} pts, {n_init + 1} starts (iters {np.asarray(rough.n_iter).tolist()})": lambda: lloyd_sub(starts),
+        f"Lloyd on all {x.shape[0]} pts (iters {np.asarray(polished.n_iter).tolist()})": lambda: lloyd_all(rough.centers),
     }
     out = {}
     for name, fn in steps.items():
@@ -176,112 +173,6 @@ def candidate_substeps(X, k, n_init=3, anneal_samples=10_000, repeats=3):
             times.append(time.perf_counter() - start)
         out[name] = float(np.median(times))
     return out
-
-
-# ---------------------------------------------------------------------------------------------
-# proposed speed-ups (patched in with --proposals; see RESULTS.md)
-# ---------------------------------------------------------------------------------------------
-@partial(jax.jit, static_argnames=("max_iter",))
-def lloyd_kn(x, centers, *, max_iter=300, tol=0.0):
-    """Lloyd with (K, N) distances and one distance pass per iteration.
-
-    Each iteration computes the distances of the current centres once and takes from them both
-    the labels (for the update) and the inertia of the current centres (for the stopping rule),
-    where probkm's ``lloyd`` computes them twice (``nearest_centroid`` then
-    ``kmeans_objective_pointwise`` of the new centres). Stops at the first iteration whose
-    inertia did not fall, like probkm's, and returns the centres after that update.
-    """
-    xt = x.T  # (D, N), once, outside the loop
-    x_sq = jnp.sum(xt * xt, axis=0)
-    k = centers.shape[0]
-
-    def dists(c):  # (K, N)
-        return jnp.maximum(x_sq[None] - 2.0 * (c @ xt) + jnp.sum(c * c, -1)[:, None], 0.0)
-
-    def body(carry):
-        current, inertia, _, it = carry
-        d = dists(current)
-        labels = jnp.argmin(d, axis=0)
-        onehot = (labels[None, :] == jnp.arange(k)[:, None]).astype(x.dtype)  # (K, N)
-        mass = jnp.sum(onehot, axis=1)
-        new = jnp.where(mass[:, None] > 0, (onehot @ x) / jnp.maximum(mass, 1e-30)[:, None], current)
-        return new, jnp.sum(jnp.min(d, axis=0)), inertia, it + 1
-
-    def keep_going(carry):
-        _, inertia, previous, it = carry
-        return (inertia < previous * (1.0 - tol)) & (it <= max_iter)
-
-    big = jnp.asarray(jnp.finfo(x.dtype).max, x.dtype)
-    init = (centers, big, jnp.asarray(jnp.inf, x.dtype), 0)
-    centers, _, _, n_iter = jax.lax.while_loop(keep_going, body, init)
-    d = dists(centers)
-    return LloydResult(centers, jnp.argmin(d, axis=0).astype(jnp.int32), jnp.sum(jnp.min(d, axis=0)), n_iter - 1)
-
-
-@partial(jax.jit, static_argnames=("n_clusters", "max_iter"))
-def anneal_kn(rng_key, x, temperatures, *, n_clusters, max_iter=100, tol=1e-5, perturbation=1e-3):
-    """probkm's ``anneal`` with the fixed-point body in (K, N) layout (same formula, same schedule)."""
-    center = jnp.mean(x, axis=0)
-    xc = x - center
-    sigma_ref = jnp.sqrt(2.0 * largest_covariance_eigenvalue(xc))
-    xt = xc.T
-    x_sq = jnp.sum(xt * xt, axis=0)
-    log_w = jnp.full((n_clusters, 1), -jnp.log(n_clusters), x.dtype)
-    keys = jax.random.split(rng_key, temperatures.shape[0])
-
-    def solve(means, inputs):
-        key, temperature = inputs
-        means = means + perturbation * sigma_ref * jax.random.normal(key, means.shape, means.dtype)
-
-        def body(carry):
-            current, _, it = carry
-            d = jnp.maximum(x_sq[None] - 2.0 * (current @ xt) + jnp.sum(current * current, -1)[:, None], 0.0)
-            a = (log_w - d / (2.0 * sigma_ref**2)) / temperature
-            e = jnp.exp(a - jnp.max(a, axis=0, keepdims=True))
-            resp = e / jnp.sum(e, axis=0, keepdims=True)  # (K, N)
-            mass = jnp.sum(resp, axis=1)
-            new = jnp.where(mass[:, None] > 0, (resp @ xc) / jnp.maximum(mass, 1e-30)[:, None], current)
-            return new, jnp.max(jnp.abs(new - current)), it + 1
-
-        def keep_going(carry):
-            _, shift, it = carry
-            return (shift > tol * sigma_ref) & (it < max_iter)
-
-        means, _, n_iter = jax.lax.while_loop(keep_going, body, (means, jnp.inf, 0))
-        return means, (means, n_iter)
-
-    start = jnp.zeros((n_clusters, x.shape[1]), x.dtype)
-    final, (path, n_iter) = jax.lax.scan(solve, start, (keys, temperatures))
-    return AnnealPath(final + center, temperatures, path + center, n_iter, sigma_ref)
-
-
-@partial(jax.jit, static_argnames=("n_clusters", "n_init", "anneal_max_iter", "max_iter", "anneal_samples"))
-def kmeans_candidates_proposed(rng_key, x, temperatures, *, n_clusters, n_init, anneal_max_iter=100, max_iter=300, anneal_samples=10_000):
-    """``probkm.kmeans.kmeans_candidates`` with the three proposals: anneal_kn, lloyd_kn, lax.map."""
-    key_anneal, key_seed, key_sub = jax.random.split(rng_key, 3)
-    subset = x
-    if x.shape[0] > anneal_samples:
-        subset = x[jax.random.choice(key_sub, x.shape[0], (anneal_samples,), replace=False)]
-    path = anneal_kn(key_anneal, subset, temperatures, n_clusters=n_clusters, max_iter=anneal_max_iter)
-    starts = path.centers[None]
-    if n_init > 0:
-        seeds = jax.vmap(lambda k: kmeans_plusplus(k, x, n_clusters=n_clusters))(jax.random.split(key_seed, n_init))
-        starts = jnp.concatenate([starts, seeds], axis=0)
-    polished = jax.lax.map(lambda c: lloyd_kn(x, c, max_iter=max_iter), starts)
-    return probkm.kmeans.KMeansCandidates(polished.centers, polished.labels, polished.inertia, polished.n_iter, path)
-
-
-@contextlib.contextmanager
-def proposals_patched():
-    """kmeans_candidates_proposed in both estimators, and the likelihood with a hand-written VJP."""
-    saved = (probkm.mixture.kmeans_candidates, probkm.cluster.kmeans_candidates)
-    probkm.mixture.kmeans_candidates = kmeans_candidates_proposed
-    probkm.cluster.kmeans_candidates = kmeans_candidates_proposed
-    try:
-        with likelihood_vjp_patched():
-            yield
-    finally:
-        probkm.mixture.kmeans_candidates, probkm.cluster.kmeans_candidates = saved
 
 
 # ---------------------------------------------------------------------------------------------
@@ -311,7 +202,6 @@ def main(argv=None):
     parser.add_argument("--configs", nargs="+", default=["2x5", "2x10", "10x5", "10x10"], help="DxK pairs")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-phases", action="store_true", help="skip the phase breakdown")
-    parser.add_argument("--proposals", action="store_true", help="also time the proposed speed-ups (patched in)")
     parser.add_argument("--quick", action="store_true", help="N=1e4, D=2, K=5, 2 repeats")
     args = parser.parse_args(argv)
     if args.quick:
@@ -320,30 +210,23 @@ def main(argv=None):
     n = args.n_obs
     print(f"N={n}, repeats={args.repeats} (interleaved, median), jax {jax.__version__}, {os.cpu_count()} CPUs", flush=True)
 
-    main_rows, phase_rows, sub_rows, prop_rows = [], [], [], []
+    main_rows, phase_rows, sub_rows = [], [], []
     for config in args.configs:
         dim, k = parse_config(config)
-        X = make_data(n, k, dim)
+        X, X_test = make_data(n, k, dim), held_out(n, k, dim)
         methods = {
             "probkm GMM": lambda: probkm.SphericalGMM(k, random_state=0).fit(X),
             "sklearn GMM": lambda: GaussianMixture(k, covariance_type="spherical", random_state=0).fit(X),
             "probkm AnnealedKMeans": lambda: probkm.AnnealedKMeans(k, random_state=0).fit(X),
             "sklearn KMeans": lambda: KMeans(k, n_init=10, random_state=0).fit(X),
         }
-        if args.proposals:
-            def patched(fn):
-                def run():
-                    with proposals_patched():
-                        return fn()
-                return run
-            methods["probkm GMM (proposed)"] = patched(methods["probkm GMM"])
-            methods["probkm AnnealedKMeans (proposed)"] = patched(methods["probkm AnnealedKMeans"])
         med, fitted = interleaved(methods, args.repeats)
         gmm, skg, akm, skm = (fitted[m] for m in ("probkm GMM", "sklearn GMM", "probkm AnnealedKMeans", "sklearn KMeans"))
         row = {
             "D": dim, "K": k,
             "gmm": med["probkm GMM"], "gmm_first": med["probkm GMM [first]"], "skg": med["sklearn GMM"],
             "ll": gmm.score(X), "ll64": probkm_score_f64(X, gmm), "skll": skg.score(X),
+            "ho": probkm_score_f64(X_test, gmm), "skho": skg.score(X_test),
             "akm": med["probkm AnnealedKMeans"], "akm_first": med["probkm AnnealedKMeans [first]"], "skm": med["sklearn KMeans"],
             "in": inertia64(X, akm.cluster_centers_), "skin": inertia64(X, skm.cluster_centers_),
         }
@@ -354,34 +237,21 @@ def main(argv=None):
             f"(x{row['akm'] / row['skm']:.2f}), inertia {row['in']:.2f} vs {row['skin']:.2f}",
             flush=True,
         )
-        if args.proposals:
-            pg, pa = fitted["probkm GMM (proposed)"], fitted["probkm AnnealedKMeans (proposed)"]
-            prop_rows.append({
-                "D": dim, "K": k,
-                "gmm": med["probkm GMM"], "gmm_p": med["probkm GMM (proposed)"], "ll": probkm_score_f64(X, gmm), "ll_p": probkm_score_f64(X, pg),
-                "akm": med["probkm AnnealedKMeans"], "akm_p": med["probkm AnnealedKMeans (proposed)"],
-                "in": inertia64(X, akm.cluster_centers_), "in_p": inertia64(X, pa.cluster_centers_), "skg": med["sklearn GMM"], "skm": med["sklearn KMeans"],
-            })
         if not args.no_phases:
             ph_g = timed_phases(lambda: probkm.SphericalGMM(k, random_state=0).fit(X), probkm.mixture, GMM_PHASES)
             ph_k = timed_phases(lambda: probkm.AnnealedKMeans(k, random_state=0).fit(X), probkm.cluster, KM_PHASES)
             phase_rows.append((dim, k, "", ph_g, ph_k))
-            if args.proposals:
-                with proposals_patched():
-                    ph_g = timed_phases(lambda: probkm.SphericalGMM(k, random_state=0).fit(X), probkm.mixture, GMM_PHASES)
-                    ph_k = timed_phases(lambda: probkm.AnnealedKMeans(k, random_state=0).fit(X), probkm.cluster, KM_PHASES)
-                phase_rows.append((dim, k, " (proposals patched in)", ph_g, ph_k))
             sub_rows.append((dim, k, candidate_substeps(X, k)))
 
     print()
     print(f"### Target 1: SphericalGMM (MAP) vs GaussianMixture(spherical), N={n}, warm calls")
     print()
-    print("| D | K | probkm fit (s) | sklearn fit (s) | time ratio (target <= 2) | probkm loglik/pt | probkm (sk f64) | sklearn loglik/pt | probkm - sklearn | probkm first call (s) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| D | K | probkm fit (s) | sklearn fit (s) | time ratio (target <= 2) | probkm loglik/pt | probkm (sk f64) | sklearn loglik/pt | probkm - sklearn | held-out: probkm - sklearn | probkm first call (s) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in main_rows:
         print(
             f"| {r['D']} | {r['K']} | {r['gmm']:.3f} | {r['skg']:.3f} | {r['gmm'] / r['skg']:.2f} | {r['ll']:.6f} | {r['ll64']:.6f} | "
-            f"{r['skll']:.6f} | {r['ll64'] - r['skll']:+.2e} | {r['gmm_first']:.2f} |"
+            f"{r['skll']:.6f} | {r['ll64'] - r['skll']:+.2e} | {r['ho'] - r['skho']:+.2e} | {r['gmm_first']:.2f} |"
         )
     print()
     print(f"### Target 2: AnnealedKMeans vs KMeans(n_init=10), N={n}, warm calls")
@@ -406,26 +276,13 @@ def main(argv=None):
                 for name, sec in ph.items():
                     print(f"| {est} | {name} | {sec:.3f} | {sec / ph['total']:.0%} |")
         print()
-        print("### Sub-steps of kmeans_candidates (as SphericalGMM calls it: n_init=3), timed alone, median of 3")
+        print("### Sub-steps of kmeans_candidates (as AnnealedKMeans calls it: n_init=3), timed alone, median of 3")
         print()
         print("| D | K | sub-step | seconds |")
         print("|---|---|---|---|")
         for dim, k, sub in sub_rows:
             for name, sec in sub.items():
                 print(f"| {dim} | {k} | {name} | {sec:.3f} |")
-    if prop_rows:
-        print()
-        print("### Proposed speed-ups patched in (kmeans_candidates: anneal and Lloyd in (K, N) layout, one-pass Lloyd, lax.map; likelihood VJP)")
-        print()
-        print("| D | K | GMM now (s) | GMM proposed (s) | gain | proposed / sklearn GMM | loglik now | loglik proposed | k-means now (s) | k-means proposed (s) | gain | proposed / sklearn KMeans | inertia now | inertia proposed |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-        for r in prop_rows:
-            print(
-                f"| {r['D']} | {r['K']} | {r['gmm']:.3f} | {r['gmm_p']:.3f} | {r['gmm'] / r['gmm_p']:.2f}x | {r['gmm_p'] / r['skg']:.2f} | "
-                f"{r['ll']:.6f} | {r['ll_p']:.6f} | {r['akm']:.3f} | {r['akm_p']:.3f} | {r['akm'] / r['akm_p']:.2f}x | {r['akm_p'] / r['skm']:.2f} | "
-                f"{r['in']:.2f} | {r['in_p']:.2f} |"
-            )
-
 
 if __name__ == "__main__":
     main()

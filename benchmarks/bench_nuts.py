@@ -5,16 +5,15 @@ Normal(data mean, data sd) means, HalfNormal(pooled sd) sigma, from
 ``probkm.models.data_prior_defaults``), same settings (2 chains x (500 warmup + 500 draws),
 target accept 0.8, every chain started at probkm's MAP point):
 
-* ``probkm fit_nuts``: ``probkm.infer.fit_nuts(key, x, probkm.models.spherical_gmm, ...)`` as
-  shipped; it builds a new ``MCMC`` on every call, so every call compiles (the time includes it);
-* ``textbook NumPyro``: ``dist.MixtureSameFamily(dist.Categorical(w),
-  dist.MultivariateNormal(locs, scale_tril=sigma * I))`` observed in a plate, through the same
-  ``fit_nuts`` (new ``MCMC``, compiles every call);
-* ``hmc() kernel kept``: both models through one NUTS driver that keeps its compiled code
-  (:func:`make_kept_nuts`: NumPyro's own ``hmc`` kernels and adaptation in one jitted
-  ``lax.scan``), first call and second call (warm). NumPyro's ``MCMC.run`` recompiles on every
-  call even when the ``MCMC`` object is reused (``--mcmc-kept`` shows it), so this is the only
-  way to get a warm NumPyro NUTS call;
+* ``probkm``: ``probkm.models.spherical_gmm``; ``textbook NumPyro``:
+  ``dist.MixtureSameFamily(dist.Categorical(w), dist.MultivariateNormal(locs, scale_tril=sigma * I))``
+  observed in a plate;
+* ``fit_nuts``: both models through ``probkm.infer.fit_nuts`` (:mod:`probkm.nuts`: NumPyro's own
+  ``hmc`` kernel and adaptation in one kept, jitted ``lax.scan``), first call (compiles) and
+  second call with a new key (warm: no compilation);
+* ``MCMC.run``: both models through ``MCMC(NUTS(model)).run``, as a NumPyro user writes it; it
+  traces and compiles on every call, even when the ``MCMC`` object is reused (``--mcmc-kept``
+  shows it), so its times include compilation;
 * ``PyMC``: ``pm.Mixture(w, pm.MvNormal.dist(mu=means, chol=sigma * I))``, ``pm.sample`` with
   its defaults (NUTS, ``jitter+adapt_diag`` from the MAP as ``initvals``), chains=2, cores=1
   (sequential, as NumPyro's ``chain_method="sequential"``), in a subprocess with
@@ -26,13 +25,11 @@ threads on the shared 2-core machine, each value-and-gradient of the textbook mo
 ``MultivariateNormal`` calls LAPACK's triangular solve through OpenBLAS) stalled for ~16 ms
 at N=1e3 instead of ~0.1 ms.
 
-``--proposals`` adds the probkm model with the likelihood's hand-written VJP
-(``bench_likelihood.likelihood_vjp_patched``) through the kept driver.
-
 Effective samples: the minimum bulk ESS (ArviZ) over every scalar of ``weights``, ``means``
 and ``sigma`` after relabelling each draw to the MAP means (``probkm.relabel``), divided by the
-wall time of the sampling call including warmup. Steps per draw is the mean number of leapfrog
-steps per post-warmup draw (the sampler's work, apart from the cost of one gradient).
+wall time of the sampling call including warmup (and compilation, where it compiles). Steps per
+draw is the mean number of leapfrog steps per post-warmup draw (the sampler's work, apart from the
+cost of one gradient).
 
     python benchmarks/bench_nuts.py [--sizes 1000 10000] [--clusters 5] [--dim 2] [--no-pymc]
     python benchmarks/bench_nuts.py --quick      # N=1000, 200 + 200 draws
@@ -122,59 +119,6 @@ def run_pymc(X, k, priors, map_point, args, seed):
 
 
 # ---------------------------------------------------------------------------------------------
-def make_kept_nuts():
-    """A NUTS driver whose compiled code is kept: ``numpyro.infer.hmc.hmc`` kernels, warmup and
-    sampling in one ``lax.scan``, chains one after another by ``lax.map``, all in one ``jax.jit``.
-
-    The same kernel and adaptation (windowed step size and diagonal mass matrix) as ``MCMC``,
-    but NumPyro's ``MCMC.run`` traces and compiles again on every call (even with the same
-    ``MCMC`` object and data); this compiles once per model, static settings and shapes.
-    """
-    import jax
-    from numpyro.infer.hmc import hmc
-    from numpyro.infer.initialization import init_to_value
-    from numpyro.infer.util import initialize_model
-
-    class KeptNUTS:
-        def __init__(self, model, static_kwargs, num_warmup, num_samples, num_chains, target_accept_prob=0.8):
-            self.model, self.static = model, dict(static_kwargs)
-            self.num_warmup, self.num_samples, self.num_chains = num_warmup, num_samples, num_chains
-            self.target_accept_prob = target_accept_prob
-            self._run = jax.jit(self._impl)
-
-        def _impl(self, key, x, traced, init):
-            static, model = self.static, self.model
-
-            def wrapped(x, **traced):
-                return model(x, **static, **traced)
-
-            info = initialize_model(jax.random.key(0), wrapped, model_args=(x,), model_kwargs=traced,
-                                    init_strategy=init_to_value(values=init), dynamic_args=True)
-            init_kernel, sample_kernel = hmc(potential_fn_gen=info.potential_fn, algo="NUTS")
-            post = info.postprocess_fn(x, **traced)
-
-            def chain(k):
-                state = init_kernel(info.param_info.z, self.num_warmup, target_accept_prob=self.target_accept_prob,
-                                    model_args=(x,), model_kwargs=traced, rng_key=k)
-
-                def step(s, _):
-                    s = sample_kernel(s, model_args=(x,), model_kwargs=traced)
-                    return s, (s.z, s.num_steps, s.diverging)
-
-                _, (zs, steps, div) = jax.lax.scan(step, state, None, length=self.num_warmup + self.num_samples)
-                draws = jax.vmap(post)(jax.tree_util.tree_map(lambda a: a[self.num_warmup:], zs))
-                return draws, steps, div
-
-            return jax.lax.map(chain, jax.random.split(key, self.num_chains))
-
-        def run(self, key, x, traced, init):
-            """``(draws (chain, draw, ...), num_steps (chain, warmup + draws), diverging (chain, warmup + draws))``."""
-            return jax.block_until_ready(self._run(key, x, traced, init))
-
-    return KeptNUTS
-
-
-# ---------------------------------------------------------------------------------------------
 def main(argv=None):
     if argv is None and len(sys.argv) > 1 and sys.argv[1] == WORKER_FLAG:
         warnings.filterwarnings("ignore")
@@ -193,7 +137,6 @@ def main(argv=None):
                         help="pm.sample calls per size (PyTensor caches its C modules on disk, so a 1st call in a fresh process is already compiled)")
     parser.add_argument("--mcmc-kept", action="store_true",
                         help="also run one MCMC object twice (warmup() then run()): shows it recompiles every call")
-    parser.add_argument("--proposals", action="store_true", help="also the probkm model with the likelihood VJP (kept driver)")
     parser.add_argument("--quick", action="store_true", help="N=1000, 200 warmup + 200 draws")
     args = parser.parse_args(argv)
     if args.quick:
@@ -220,7 +163,6 @@ def main(argv=None):
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from bench_fit import make_data
-    from bench_likelihood import likelihood_vjp_patched
 
     warnings.filterwarnings("ignore")
     compile_events = collections.defaultdict(float)
@@ -260,8 +202,6 @@ def main(argv=None):
         settings = dict(num_warmup=args.num_warmup, num_samples=args.num_samples, num_chains=args.num_chains)
 
         grad_models = [("probkm", spherical_gmm, contextlib.nullcontext), ("textbook NumPyro", textbook_gmm, contextlib.nullcontext)]
-        if args.proposals:
-            grad_models.append(("probkm + likelihood VJP", spherical_gmm, likelihood_vjp_patched))
         for tool, model, patch in grad_models:
             with patch():
                 info = initialize_model(jax.random.key(0), model, model_args=(x,), model_kwargs=model_kwargs, init_strategy=init_to_value(values=init))
@@ -284,14 +224,27 @@ def main(argv=None):
             print(f"N={n} {tool:<18} {mode:<36} {seconds:8.2f}s (compile {compiled:5.2f}s)  min ESS {ess:7.1f}  "
                   f"ESS/s {ess / seconds:8.2f}  steps/draw {row['steps']:5.1f}  divergences {div}", flush=True)
 
-        def cold(tool, model, seed):
+        def run_fit_nuts(tool, model, patch, seed, label, key):
             before = compile_seconds()
             start = time.perf_counter()
-            mcmc = fit_nuts(jax.random.key(seed), x, model, init_values=init, **settings, **model_kwargs)
+            with patch():
+                result = fit_nuts(jax.random.key(seed), x, model, init_values=init, **settings, **model_kwargs)
+                samples = jax.block_until_ready(result.get_samples(group_by_chain=True))
+            seconds = time.perf_counter() - start
+            fields = result.get_extra_fields(group_by_chain=True)
+            record(tool, label, key, seconds, samples, fields["num_steps"], compile_seconds() - before,
+                   div=int(np.sum(fields["diverging"])))
+
+        def run_mcmc(tool, model, seed):
+            before = compile_seconds()
+            start = time.perf_counter()
+            mcmc = MCMC(NUTS(model, init_strategy=init_to_value(values=init), target_accept_prob=0.8),
+                        chain_method="sequential", progress_bar=False, **settings)
+            mcmc.run(jax.random.key(seed), x, extra_fields=("num_steps", "diverging"), **model_kwargs)
             samples = jax.block_until_ready(mcmc.get_samples(group_by_chain=True))
             seconds = time.perf_counter() - start
             fields = mcmc.get_extra_fields(group_by_chain=True)
-            record(tool, "fit_nuts (new MCMC each call)", "cold", seconds, samples, fields["num_steps"],
+            record(tool, "MCMC.run (compiles every call)", "mcmc", seconds, samples, fields["num_steps"],
                    compile_seconds() - before, div=int(np.sum(fields["diverging"])))
 
         def kept(model):
@@ -312,16 +265,6 @@ def main(argv=None):
             record(tool, label, key, end - start, samples, fields["num_steps"], compile_seconds() - before,
                    warmup_seconds=middle - start, warmup_steps=warmup_steps, div=int(np.sum(fields["diverging"])))
 
-        def run_driver(tool, driver, seed, label, key):
-            traced = {name: jnp.asarray(v, jnp.float32) for name, v in priors.items()}
-            before = compile_seconds()
-            start = time.perf_counter()
-            draws, steps, div = driver.run(jax.random.key(seed), x, traced, init)
-            seconds = time.perf_counter() - start
-            steps, div = np.asarray(steps), np.asarray(div)
-            record(tool, label, key, seconds, draws, steps[:, args.num_warmup:], compile_seconds() - before,
-                   warmup_steps=steps[:, :args.num_warmup], div=int(div[:, args.num_warmup:].sum()))
-
         if n == args.sizes[0]:
             # untimed: the first NUTS compile in a process pays one-off costs (measured 9 s vs 4.5 s
             # for the next); pay them on a tiny problem of another shape, for both models
@@ -329,22 +272,14 @@ def main(argv=None):
                 fit_nuts(jax.random.key(0), x[:50], model, init_values=init, num_warmup=5, num_samples=5,
                          num_chains=1, **model_kwargs)
 
-        # interleaved: cold A, cold B, kept A (1st), kept B (1st), kept A (2nd), kept B (2nd)
-        cold("probkm", spherical_gmm, 1)
-        cold("textbook NumPyro", textbook_gmm, 1)
-        KeptNUTS = make_kept_nuts()
-        drivers = {tool: KeptNUTS(model, {"n_components": k}, args.num_warmup, args.num_samples, args.num_chains)
-                   for tool, model in (("probkm", spherical_gmm), ("textbook NumPyro", textbook_gmm))}
-        patches = {tool: contextlib.nullcontext for tool in drivers}
-        if args.proposals:
-            drivers["probkm + likelihood VJP"] = KeptNUTS(spherical_gmm, {"n_components": k}, args.num_warmup, args.num_samples, args.num_chains)
-            patches["probkm + likelihood VJP"] = likelihood_vjp_patched
-        for tool, driver in drivers.items():
-            with patches[tool]():
-                run_driver(tool, driver, 2, "hmc() kernel kept, 1st call", "kept1")
-        for tool, driver in drivers.items():
-            with patches[tool]():
-                run_driver(tool, driver, 3, "hmc() kernel kept, 2nd call (warm)", "warm")
+        runs = [("probkm", spherical_gmm, contextlib.nullcontext), ("textbook NumPyro", textbook_gmm, contextlib.nullcontext)]
+        # interleaved: 1st call of each model, then 2nd calls, then NumPyro's MCMC.run
+        for tool, model, patch in runs:
+            run_fit_nuts(tool, model, patch, 2, "fit_nuts, 1st call (compiles)", "first")
+        for tool, model, patch in runs:
+            run_fit_nuts(tool, model, patch, 3, "fit_nuts, 2nd call (warm)", "warm")
+        run_mcmc("probkm", spherical_gmm, 1)
+        run_mcmc("textbook NumPyro", textbook_gmm, 1)
         if args.mcmc_kept:
             kept_p, kept_t = kept(spherical_gmm), kept(textbook_gmm)
             run_kept("probkm", kept_p, 2, "MCMC kept, 1st call", "mcmc1")
@@ -355,7 +290,7 @@ def main(argv=None):
         if not args.no_pymc:
             res = run_pymc(X, k, priors, map_point, args, seed=4)
             grads.append((n, "PyMC", float(res["grad_seconds"])))
-            calls = (("first", "pm.sample, 1st call in process", "warm" if args.pymc_calls == 1 else "kept1"),
+            calls = (("first", "pm.sample, 1st call in process", "warm" if args.pymc_calls == 1 else "first"),
                      ("second", "pm.sample, 2nd call", "warm"))[: args.pymc_calls]
             for run, label, key in calls:
                 samples = {name: res[f"{run}_{name}"] for name in ("weights", "means", "sigma")}
@@ -387,16 +322,16 @@ def main(argv=None):
     print("|---|---|---|---|")
     for n in args.sizes:
         rate = {r["key"] if isinstance(r["key"], tuple) else (r["tool"], r["key"]): r["ess"] / r["time"] for r in rows if r["n"] == n}
-        shipped, warm_p = rate[("probkm", "cold")], rate[("probkm", "warm")]
-        cold_t, warm_t = rate[("textbook NumPyro", "cold")], rate[("textbook NumPyro", "warm")]
-        print(f"| {n} | probkm fit_nuts (as shipped, compiles every call) / textbook NumPyro, kernel kept (warm) | {shipped / warm_t:.2f} | >= 2 |")
-        print(f"| {n} | probkm fit_nuts / textbook NumPyro through fit_nuts (both compile every call) | {shipped / cold_t:.2f} | >= 2 |")
-        print(f"| {n} | probkm model, kernel kept (warm) / textbook NumPyro, kernel kept (warm) | {warm_p / warm_t:.2f} | >= 2 |")
+        first_p, warm_p, mcmc_p = rate[("probkm", "first")], rate[("probkm", "warm")], rate[("probkm", "mcmc")]
+        warm_t, mcmc_t = rate[("textbook NumPyro", "warm")], rate[("textbook NumPyro", "mcmc")]
+        print(f"| {n} | probkm fit_nuts, 2nd call / textbook NumPyro through fit_nuts, 2nd call (same driver, warm) | {warm_p / warm_t:.2f} | >= 2 |")
+        print(f"| {n} | probkm fit_nuts, 2nd call / textbook NumPyro MCMC.run | {warm_p / mcmc_t:.2f} | >= 2 |")
+        print(f"| {n} | probkm fit_nuts, 1st call / textbook NumPyro MCMC.run (both compile) | {first_p / mcmc_t:.2f} | >= 2 |")
+        print(f"| {n} | probkm fit_nuts, 2nd call / probkm model through MCMC.run (fit_nuts before probkm.nuts) | {warm_p / mcmc_p:.2f} | - |")
         if ("PyMC", "warm") in rate:
             warm_pm = rate[("PyMC", "warm")]
-            print(f"| {n} | probkm fit_nuts (as shipped) / PyMC | {shipped / warm_pm:.2f} | >= 5 |")
-            print(f"| {n} | probkm model, kernel kept (warm) / PyMC | {warm_p / warm_pm:.2f} | (>= 5) |")
-
+            print(f"| {n} | probkm fit_nuts, 1st call / PyMC | {first_p / warm_pm:.2f} | >= 5 |")
+            print(f"| {n} | probkm fit_nuts, 2nd call / PyMC | {warm_p / warm_pm:.2f} | >= 5 |")
 
 if __name__ == "__main__":
     main()

@@ -6,11 +6,11 @@ first fit, the second fit, and how the first fit's time splits between JAX traci
 and XLA compilation (``jax.monitoring`` durations) and the rest. ``--repeats`` fresh processes,
 median. With ``--persistent-cache`` a second set of processes runs with JAX's persistent
 compilation cache in a temporary folder, filled by one process first (the first fit then loads
-compiled code from disk instead of compiling). ``jit(_map_restarts)`` misses that cache in every new
-process: NumPyro's ``Trace_ELBO`` builds its per-site terms in ``set`` order
-(``numpyro/infer/elbo.py``, ``set(model_log_probs).union(guide_log_probs)``), so the traced graph,
-and its cache key, change with the string-hash seed; ``PYTHONHASHSEED=0`` shows what a
-seed-independent graph would get.
+compiled code from disk instead of compiling), as ``probkm.compilation_cache.enable_compilation_cache``
+sets it up and the ``probkm`` command uses it. Each process gets its own string-hash seed: probkm's
+graphs do not depend on it (NumPyro's ``Trace_ELBO`` built its terms in ``set`` order, so before
+``probkm.infer._SortedTraceELBO`` the MAP's graph, and its cache key, changed from one process to
+the next).
 
 Target 6, memory: a fresh process per (estimator, N) (D=2, K=5) builds the data with NumPy
 (float64, as a user would pass it), records ``ru_maxrss`` (the baseline: interpreter, JAX, probkm
@@ -20,8 +20,7 @@ size (N x D x 8 bytes as float64; probkm works on a float32 copy, half that).
 
     python benchmarks/bench_startup_memory.py                   # startup x3, memory at 1e6 and 1e7
     python benchmarks/bench_startup_memory.py --part startup --persistent-cache
-    python benchmarks/bench_startup_memory.py --part memory --sizes 1000000 10000000 [--proposals]
-    PYTHONHASHSEED=0 python benchmarks/bench_startup_memory.py --part startup --persistent-cache
+    python benchmarks/bench_startup_memory.py --part memory --sizes 1000000 10000000
     python benchmarks/bench_startup_memory.py --quick           # startup x1, memory at 1e5 and 1e6
 """
 
@@ -95,11 +94,6 @@ rng = np.random.default_rng(0)
 centres = rng.normal(scale=4.0, size=(k, d))
 X = centres[rng.integers(0, k, n)] + rng.normal(size=(n, d))
 kib = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-if {proposals}:
-    sys.path.insert(0, {bench_dir!r})
-    from bench_map import proposals_patched
-    _patch = proposals_patched()  # keep a reference: a collected generator would undo the patch
-    _patch.__enter__()
 steps = []
 def wrap(module, name):
     fn = getattr(module, name)
@@ -180,14 +174,12 @@ def memory(args):
     rows = []
     for n in args.sizes:
         for name, ctor in ESTIMATORS.items():
-            res = run_child(MEMORY_CHILD.format(n=n, k=5, d=2, estimator=ctor, proposals=args.proposals,
-                                                bench_dir=os.path.dirname(os.path.abspath(__file__))))
+            res = run_child(MEMORY_CHILD.format(n=n, k=5, d=2, estimator=ctor))
             rows.append((n, name, res))
             print(f"memory N={n} {name}: baseline {res['base_kib'] / 1024:.0f} MiB, peak {res['peak_kib'] / 1024:.0f} MiB, "
                   f"fit {res['seconds']:.1f}s", flush=True)
     print()
-    note = " (proposals patched in)" if args.proposals else ""
-    print(f"### Target 6: peak RSS of one fit in a fresh process, D=2, K=5 (ru_maxrss){note}")
+    print("### Target 6: peak RSS of one fit in a fresh process, D=2, K=5 (ru_maxrss)")
     print()
     print("| N | estimator | data float64 (MiB) | baseline RSS: imports + data (MiB) | peak RSS (MiB) | peak - baseline (MiB) | (peak - baseline) / data | fit time (s) |")
     print("|---|---|---|---|---|---|---|---|")
@@ -213,8 +205,6 @@ def main(argv=None):
     parser.add_argument("--startup-n", type=int, default=10_000)
     parser.add_argument("--persistent-cache", action="store_true", help="also time startup with JAX's persistent compilation cache")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
-    parser.add_argument("--proposals", action="store_true",
-                        help="memory with the speed-ups proposed in RESULTS.md patched in (bench_map.proposals_patched)")
     parser.add_argument("--quick", action="store_true", help="1 startup process; memory at 1e5 and 1e6")
     args = parser.parse_args(argv)
     if args.quick:

@@ -9,10 +9,13 @@ temperatures, warm-starting each solve from the last. The closed-form fixed poin
 covariance), which puts the first critical temperature at ``T_c = lambda_max / sigma_ref^2 = 1/2``:
 a schedule starting at ``T = 1`` (the plain mixture) begins above it, so the result does not
 depend on a random initialisation. The whole schedule is one ``lax.scan`` and compiles once.
+Both fixed-point loops hold their arrays clusters-first, points last
+(:class:`probkm.likelihood.Columns`), the layout XLA vectorises well on CPU.
 """
 
 from __future__ import annotations
 
+import math
 from functools import partial
 from typing import NamedTuple
 
@@ -20,7 +23,13 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from probkm.likelihood import kmeans_objective_pointwise, nearest_centroid, responsibilities, squared_distances
+from probkm.likelihood import (
+    column_distances,
+    columns,
+    scores_from_distances,
+    squared_distances,
+    tempered_softmax,
+)
 
 FIRST_CRITICAL_TEMPERATURE = 0.5
 
@@ -66,9 +75,14 @@ def largest_covariance_eigenvalue(x: Array, weights: Array | None = None) -> Arr
 
 
 def weighted_means(x: Array, resp: Array, previous: Array) -> Array:
-    """``sum_i r_ik x_i / sum_i r_ik``; a component with no mass keeps its previous mean."""
-    mass = jnp.sum(resp, axis=0)
-    means = (resp.T @ x) / jnp.maximum(mass, 1e-30)[:, None]
+    """``sum_i r_ki x_i / sum_i r_ki``; a component with no mass keeps its previous mean.
+
+    :param x: ``(n_obs, n_dim)`` data.
+    :param resp: ``(n_clusters, n_obs)`` responsibilities (or one-hot assignments), clusters first.
+    :param previous: ``(n_clusters, n_dim)`` the means they replace.
+    """
+    mass = jnp.sum(resp, axis=1)
+    means = (resp @ x) / jnp.maximum(mass, 1e-30)[:, None]
     return jnp.where(mass[:, None] > 0, means, previous)
 
 
@@ -96,8 +110,9 @@ def anneal(
     """
     center = jnp.mean(x, axis=0)
     xc = x - center  # work centred so the perturbation is not lost to float rounding
+    data = columns(xc)
     sigma_ref = jnp.sqrt(2.0 * largest_covariance_eigenvalue(xc))
-    weights = jnp.full((n_clusters,), 1.0 / n_clusters, x.dtype)
+    log_weights = jnp.full((n_clusters, 1), -jnp.log(n_clusters), x.dtype)
     keys = jax.random.split(rng_key, temperatures.shape[0])
 
     def solve(means, inputs):
@@ -106,8 +121,8 @@ def anneal(
 
         def body(carry):
             current, _, it = carry
-            resp = responsibilities(xc, weights, current, sigma_ref, temperature)
-            new = weighted_means(xc, resp, current)
+            scores = scores_from_distances(column_distances(data, current), log_weights, sigma_ref)
+            new = weighted_means(xc, tempered_softmax(scores, temperature, axis=0), current)
             return new, jnp.max(jnp.abs(new - current)), it + 1
 
         def keep_going(carry):
@@ -127,55 +142,67 @@ def lloyd(x: Array, centers: Array, *, max_iter: int = 300, tol: float = 0.0) ->
     """Lloyd's algorithm (the ``T = 0`` limit of the annealed fixed point) from ``centers``.
 
     Stops when the inertia stops decreasing by more than ``tol`` (relative) or after
-    ``max_iter`` iterations. An empty cluster keeps its previous centroid.
+    ``max_iter`` updates. An empty cluster keeps its previous centroid.
     """
+    data = columns(x)
+    clusters = jnp.arange(centers.shape[0])[:, None]
 
     def body(carry):
+        # one distance pass gives both the inertia of the current centres (for the stopping
+        # rule) and their assignments (for the update)
         current, inertia, _, it = carry
-        labels = nearest_centroid(x, current)
-        resp = jax.nn.one_hot(labels, current.shape[0], dtype=x.dtype)
-        new = weighted_means(x, resp, current)
-        new_inertia = jnp.sum(kmeans_objective_pointwise(x, new))
-        return new, new_inertia, inertia, it + 1
+        dist = column_distances(data, current)
+        assigned = (jnp.argmin(dist, axis=0)[None, :] == clusters).astype(x.dtype)
+        return weighted_means(x, assigned, current), jnp.sum(jnp.min(dist, axis=0)), inertia, it + 1
 
     def keep_going(carry):
         _, inertia, previous, it = carry
-        return (inertia < previous * (1.0 - tol)) & (it < max_iter)
+        return (inertia < previous * (1.0 - tol)) & (it <= max_iter)
 
-    inertia0 = jnp.sum(kmeans_objective_pointwise(x, centers))
-    init = (centers, inertia0, jnp.asarray(jnp.inf, x.dtype), 0)
-    centers, inertia, _, n_iter = jax.lax.while_loop(keep_going, body, init)
-    return LloydResult(centers, nearest_centroid(x, centers), inertia, n_iter)
+    # the first pass only measures the start, so it is not counted as an update
+    init = (centers, jnp.asarray(jnp.finfo(x.dtype).max, x.dtype), jnp.asarray(jnp.inf, x.dtype), 0)
+    centers, _, _, n_iter = jax.lax.while_loop(keep_going, body, init)
+    dist = column_distances(data, centers)
+    return LloydResult(centers, jnp.argmin(dist, axis=0).astype(jnp.int32), jnp.sum(jnp.min(dist, axis=0)), n_iter - 1)
 
 
-@partial(jax.jit, static_argnames=("n_clusters",))
-def kmeans_plusplus(rng_key: Array, x: Array, *, n_clusters: int) -> Array:
-    """k-means++ seeding: ``(n_clusters, n_dim)`` centres drawn with probability ``∝ D(x)^2``."""
+@partial(jax.jit, static_argnames=("n_clusters", "n_local_trials"))
+def kmeans_plusplus(rng_key: Array, x: Array, *, n_clusters: int, n_local_trials: int | None = None) -> Array:
+    """Greedy k-means++ seeding: ``(n_clusters, n_dim)`` centres.
+
+    Each new centre is the best, by the k-means objective it leaves, of ``n_local_trials``
+    points drawn with probability ``∝ D(x)^2`` (the squared distance to the nearest centre
+    so far). ``None`` means ``2 + int(log K)``, scikit-learn's choice; 1 is plain k-means++.
+    """
+    n_trials = 2 + int(math.log(n_clusters)) if n_local_trials is None else n_local_trials
     keys = jax.random.split(rng_key, n_clusters)
     first = x[jax.random.randint(keys[0], (), 0, x.shape[0])]
     centers = jnp.zeros((n_clusters, x.shape[1]), x.dtype).at[0].set(first)
-    closest = jnp.sum((x - first) ** 2, axis=-1)
+    closest = squared_distances(x, first[None])[:, 0]
 
     def add(k, carry):
         centers, closest = carry
         logits = jnp.where(closest > 0, jnp.log(jnp.maximum(closest, 1e-30)), -jnp.inf)
         # all points on existing centres: fall back to a uniform choice
         logits = jnp.where(jnp.all(closest <= 0), jnp.zeros_like(logits), logits)
-        chosen = x[jax.random.categorical(keys[k], logits)]
-        closest = jnp.minimum(closest, jnp.sum((x - chosen) ** 2, axis=-1))
-        return centers.at[k].set(chosen), closest
+        trials = x[jax.random.categorical(keys[k], logits, shape=(n_trials,))]
+        after = jnp.minimum(closest[:, None], squared_distances(x, trials))  # (N, n_trials)
+        best = jnp.argmin(jnp.sum(after, axis=0))
+        return centers.at[k].set(trials[best]), after[:, best]
 
     centers, _ = jax.lax.fori_loop(1, n_clusters, add, (centers, closest))
     return centers
 
 
+@partial(jax.jit, static_argnames=("n_clusters",))
 def cluster_critical_temperatures(x: Array, labels: Array, n_clusters: int, sigma_ref: Array) -> Array:
     """Critical temperature ``lambda_max(cluster k) / sigma_ref^2`` of each cluster, ``(K,)``.
 
     Below its critical temperature a cluster would split further (DESIGN section 1).
     """
     one_hot = jax.nn.one_hot(labels, n_clusters, dtype=x.dtype).T
-    lam = jax.vmap(lambda w: largest_covariance_eigenvalue(x, w))(one_hot)
+    # lax.map, not vmap: one (N, D) centred copy at a time instead of K of them
+    lam = jax.lax.map(lambda w: largest_covariance_eigenvalue(x, w), one_hot)
     return lam / sigma_ref**2
 
 

@@ -78,11 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _configure_runtime() -> None:
     """Process-wide settings that belong to the program, not the library: figures are
-    rendered off-screen. JAX picks its device (GPU when present; set JAX_PLATFORMS=cpu to
-    force the CPU)."""
+    rendered off-screen, and compiled XLA programs are kept on disk between runs
+    (:mod:`probkm.compilation_cache`; ``PROBKM_CACHE_DIR`` moves the folder). JAX picks its
+    device (GPU when present; set JAX_PLATFORMS=cpu to force the CPU)."""
     import matplotlib
 
+    from probkm.compilation_cache import enable_compilation_cache
+
     matplotlib.use("Agg")
+    enable_compilation_cache()
 
 
 def _cmd_run(args, say) -> Path:

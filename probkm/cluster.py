@@ -28,7 +28,13 @@ from probkm._checks import check_choice, check_enough_samples, check_positive_fl
 from probkm.annealing import FIRST_CRITICAL_TEMPERATURE, cluster_critical_temperatures, geometric_schedule
 from probkm.convergence import check_degenerate
 from probkm.kmeans import kmeans_candidates
-from probkm.likelihood import kmeans_objective_pointwise, log_sigma_derivatives, nearest_centroid, plugin_sigma
+from probkm.likelihood import (
+    kmeans_objective_pointwise,
+    log_sigma_derivatives_from_distances,
+    nearest_centroid,
+    plugin_sigma,
+    squared_distances,
+)
 from probkm.models import SIGMA_PRIORS, data_prior_defaults, sigma_prior_distribution
 from probkm.predictive import Draws, sample_predictive
 from probkm.relabel import matching_permutations
@@ -37,25 +43,35 @@ SIGMA_SOURCES = ("plugin", "prior", "posterior")
 
 
 @partial(jax.jit, static_argnames=("prior_name",))
-def _log_sigma_laplace(x, weights, means, start, prior_scale, prior_name):
+def _log_sigma_laplace(x, weights, means, start, prior_scale, prior_name, tol=1e-6, max_iter=50):
     """Mode and sd of the mixture's posterior of ``u = log sigma`` (means, weights fixed).
 
-    Damped Newton steps from ``log start``; the curvature at the mode gives the Laplace sd.
+    Damped Newton steps from ``log start`` until a step is below ``tol``; the curvature at
+    the mode gives the Laplace sd.
     """
     prior = sigma_prior_distribution(prior_name, prior_scale)
+    dist = squared_distances(x, means)  # the same for every sigma
+    log_weights = jnp.log(weights)[None, :]
 
     def log_prior(u):  # density of u = log sigma: the prior on sigma times the Jacobian e^u
         return prior.log_prob(jnp.exp(u)) + u
 
     def derivatives(u):
-        first, second = log_sigma_derivatives(x, weights, means, jnp.exp(u))
+        first, second = log_sigma_derivatives_from_distances(dist, log_weights, jnp.exp(u), x.shape[1])
         return first + jax.grad(log_prior)(u), second + jax.hessian(log_prior)(u)
 
-    def newton(u, _):
+    def newton(carry):
+        u, _, it = carry
         first, second = derivatives(u)
-        return u - jnp.clip(first / jnp.minimum(second, -1e-6), -0.5, 0.5), None
+        step = jnp.clip(first / jnp.minimum(second, -1e-6), -0.5, 0.5)
+        return u - step, jnp.abs(step), it + 1
 
-    mode, _ = jax.lax.scan(newton, jnp.log(start), None, length=30)
+    def keep_going(carry):
+        _, step, it = carry
+        return (step > tol) & (it < max_iter)
+
+    u0 = jnp.log(jnp.asarray(start, x.dtype))
+    mode, _, _ = jax.lax.while_loop(keep_going, newton, (u0, jnp.asarray(jnp.inf, x.dtype), 0))
     return mode, 1.0 / jnp.sqrt(jnp.maximum(-derivatives(mode)[1], 1e-12))
 
 

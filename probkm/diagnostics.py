@@ -187,7 +187,7 @@ def fixed_sigma_centroids(x: jax.Array, start: jax.Array, sigma_values: jax.Arra
 
     def solve(temperature, sigma):
         def update(_, means):
-            return weighted_means(x, responsibilities(x, weights, means, sigma, temperature), means)
+            return weighted_means(x, responsibilities(x, weights, means, sigma, temperature).T, means)
 
         return jax.lax.fori_loop(0, num_iter, update, start)
 

@@ -10,17 +10,22 @@ restarts or repeated fits of the same shape reuse one compiled function.
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro
 from jax import Array
-from numpyro.infer import MCMC, NUTS, SVI, Trace_ELBO
+from numpyro.handlers import replay, seed
+from numpyro.infer import SVI, Trace_ELBO
 from numpyro.infer.autoguide import AutoDelta
 from numpyro.infer.initialization import init_to_value
-from numpyro.infer.util import log_density
+from numpyro.infer.util import compute_log_probs, log_density
+from numpyro.util import check_model_guide_match
+
+if TYPE_CHECKING:
+    from probkm.nuts import NutsResult
 
 OPTIMIZERS = ("bfgs", "adam")
 
@@ -58,22 +63,25 @@ def split_model_kwargs(model_kwargs: dict[str, Any]) -> tuple[tuple, dict[str, A
 
 
 class _SortedTraceELBO(Trace_ELBO):
-    """``Trace_ELBO`` that adds its per-site terms in sorted site order.
+    """Single-particle ``Trace_ELBO`` whose per-site terms are built and summed in sorted site order.
 
-    NumPyro's ``Trace_ELBO`` sums the terms over a Python ``set`` of site names, whose order
-    follows the process's string-hash seed, so the float rounding of the loss (and every
-    optimiser step after it) changed from one Python process to the next. Summing in sorted
-    order makes a MAP fit bit-for-bit reproducible across processes.
+    NumPyro's ``Trace_ELBO`` forms the terms ``log p - log q`` while iterating over a Python
+    ``set`` of site names, whose order follows the process's string-hash seed. That order
+    changed both the float rounding of the loss (so MAP results differed between Python
+    processes) and the traced graph (so JAX's persistent compilation cache, keyed by the
+    graph, missed in every new process). Iterating in sorted order fixes both.
     """
 
-    def __init__(self):
-        super().__init__(sum_sites=False)
-
-    def loss_with_mutable_state(self, *args, **kwargs):
-        out = super().loss_with_mutable_state(*args, **kwargs)
-        terms = out["loss"]
-        out["loss"] = sum((terms[name] for name in sorted(terms)), start=jnp.array(0.0))
-        return out
+    def loss_with_mutable_state(self, rng_key, param_map, model, guide, *args, **kwargs):
+        model_seed, guide_seed = jax.random.split(rng_key)
+        guide_log_probs, guide_trace = compute_log_probs(seed(guide, guide_seed), args, kwargs, param_map)
+        replayed = replay(seed(model, model_seed), guide_trace)
+        model_log_probs, model_trace = compute_log_probs(replayed, args, kwargs, param_map)
+        check_model_guide_match(model_trace, guide_trace)
+        loss = jnp.array(0.0)
+        for name in sorted(set(model_log_probs) | set(guide_log_probs)):
+            loss = loss - (model_log_probs.get(name, 0.0) - guide_log_probs.get(name, 0.0))
+        return {"loss": loss, "mutable_state": None}
 
 
 def _optimizer(name: str, learning_rate: float, num_steps: int = 1, decay: bool = False):
@@ -122,7 +130,8 @@ def _negative_log_joint(x, values, traced_kwargs, *, model, static_kwargs):
         log_joint, _ = log_density(model, (x,), kwargs, point)
         return -log_joint
 
-    return jax.vmap(one)(values)
+    # lax.map, not vmap: one (N, K) likelihood intermediate at a time, not one per point
+    return jax.lax.map(one, values)
 
 
 def negative_log_joint(x: Array, model: Callable, values: dict[str, Array], **model_kwargs) -> Array:
@@ -187,33 +196,30 @@ def fit_nuts(
     target_accept_prob: float = 0.8,
     progress_bar: bool = False,
     **model_kwargs,
-) -> MCMC:
-    """Run NUTS on ``model(x, **model_kwargs)`` and return the NumPyro ``MCMC`` object.
+) -> NutsResult:
+    """Run NUTS on ``model(x, **model_kwargs)``; the draws read like NumPyro's ``MCMC``.
 
-    ``extra_fields`` include the potential energy, energy, step counts, acceptance
+    NumPyro's NUTS kernel and warmup adaptation, compiled once per model, static settings
+    and shapes (:mod:`probkm.nuts`), so a second call with new data, key or float arguments
+    (temperature, prior scales) does not compile again. The result's
+    ``get_samples(group_by_chain=True)`` gives ``(num_chains, num_samples, ...)`` constrained
+    draws, and ``get_extra_fields`` the potential energy, energy, step counts, acceptance
     probabilities and divergences, which become ArviZ's ``sample_stats``. With
     ``init_values`` every chain starts at that point (for instance the MAP), so all chains
     explore the same labelling of the mixture; relabel draws before summarising anyway
-    (:func:`probkm.relabel.relabel_samples`).
+    (:func:`probkm.relabel.relabel_samples`). Without, each chain starts at the median of
+    prior draws.
 
     :param chain_method: ``"sequential"``, ``"vectorized"`` or ``"parallel"`` (one chain
         per device; on a CPU host, set ``XLA_FLAGS=--xla_force_host_platform_device_count``
-        before JAX starts).
+        before JAX starts; with too few devices it warns and runs sequentially).
+    :param progress_bar: ignored: the whole run is one compiled call, with no progress to report.
     """
-    init_strategy = init_to_value(values=init_values) if init_values else numpyro.infer.init_to_median
-    kernel = NUTS(model, init_strategy=init_strategy, target_accept_prob=target_accept_prob)
-    mcmc = MCMC(
-        kernel,
-        num_warmup=num_warmup,
-        num_samples=num_samples,
-        num_chains=num_chains,
-        chain_method=chain_method,
-        progress_bar=progress_bar,
-    )
-    mcmc.run(
-        rng_key,
-        x,
-        extra_fields=("potential_energy", "energy", "num_steps", "accept_prob", "diverging"),
+    from probkm.nuts import run_nuts  # probkm.nuts imports this module
+
+    del progress_bar
+    return run_nuts(
+        rng_key, x, model, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
+        chain_method=chain_method, init_values=init_values, target_accept_prob=target_accept_prob,
         **model_kwargs,
     )
-    return mcmc

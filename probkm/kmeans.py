@@ -4,10 +4,12 @@
 comes from deterministic annealing followed by Lloyd iterations at ``T = 0``; candidates
 ``1..n_init`` come from k-means++ seeding followed by Lloyd. Annealing does not guarantee
 the global optimum (it can lose to restarts when ``K`` is large), so keeping both and
-choosing by inertia is both deterministic and robust. Annealing runs on a random subsample
-of at most ``anneal_samples`` points: it only has to find the basin, and Lloyd on all the
-data finishes the job, so its cost stops growing with ``N``. The candidates also seed the MAP of
-the mixture (:class:`probkm.SphericalGMM`).
+choosing by inertia is both deterministic and robust. Annealing, seeding and a first Lloyd
+run per candidate see a random subsample of at most ``init_samples`` points: they only have
+to find the basin, so their cost stops growing with ``N``. A final Lloyd run on all the data
+polishes the best candidate; scikit-learn's ``KMeans(n_init=10)`` instead runs ten Lloyd runs
+on all of it. The candidates also seed the MAP of the mixture
+(:class:`probkm.SphericalGMM`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import jax.numpy as jnp
 from jax import Array
 
 from probkm.annealing import AnnealPath, anneal, kmeans_plusplus, lloyd
+from probkm.likelihood import kmeans_objective_pointwise, nearest_centroid
 
 
 class KMeansCandidates(NamedTuple):
@@ -39,7 +42,20 @@ class KMeansCandidates(NamedTuple):
     anneal: AnnealPath
 
 
-@partial(jax.jit, static_argnames=("n_clusters", "n_init", "anneal_max_iter", "max_iter", "anneal_samples"))
+def subsample_rows(rng_key: Array, x: Array, max_rows: int) -> Array:
+    """At most ``max_rows`` rows of ``x`` ``(n_obs, n_dim)``: all of them, or a uniform draw with replacement.
+
+    With replacement because it costs ``max_rows`` random integers, where a draw without
+    replacement sorts all ``n_obs`` keys; a starting point does not need distinct rows.
+    """
+    if x.shape[0] <= max_rows:
+        return x
+    return x[jax.random.randint(rng_key, (max_rows,), 0, x.shape[0])]
+
+
+@partial(
+    jax.jit, static_argnames=("n_clusters", "n_init", "anneal_max_iter", "max_iter", "init_samples", "anneal_samples")
+)
 def kmeans_candidates(
     rng_key: Array,
     x: Array,
@@ -49,23 +65,44 @@ def kmeans_candidates(
     n_init: int,
     anneal_max_iter: int = 100,
     max_iter: int = 300,
-    anneal_samples: int = 10_000,
+    init_samples: int = 10_000,
+    anneal_samples: int = 3_000,
 ) -> KMeansCandidates:
-    """Annealed solution plus ``n_init`` k-means++ restarts, each polished by Lloyd.
+    """Annealed solution plus ``n_init`` k-means++ restarts, each run to convergence by Lloyd.
+
+    Every candidate is first solved on a subsample of ``init_samples`` rows and scored on all
+    of ``x``; the best one is then polished by Lloyd on all of ``x``. The others are returned
+    as solved on the subsample (``n_iter`` 0), with their labels and inertia on all of ``x``.
 
     :param x: ``(n_obs, n_dim)`` data.
     :param temperatures: ``(n_temperatures,)`` decreasing annealing schedule (traced).
     :param n_init: number of k-means++ restarts besides annealing (0 for annealing only).
-    :param anneal_samples: most points annealing sees (a random subsample when ``N`` is larger).
+    :param init_samples: most rows seeding and the first Lloyd runs see (a random subsample
+        when ``N`` is larger).
+    :param anneal_samples: most rows annealing sees (its own random subsample).
     """
-    key_anneal, key_seed, key_sub = jax.random.split(rng_key, 3)
-    subset = x
-    if x.shape[0] > anneal_samples:
-        subset = x[jax.random.choice(key_sub, x.shape[0], (anneal_samples,), replace=False)]
-    path = anneal(key_anneal, subset, temperatures, n_clusters=n_clusters, max_iter=anneal_max_iter)
+    key_anneal, key_seed, key_sub, key_anneal_sub = jax.random.split(rng_key, 4)
+    subset = subsample_rows(key_sub, x, init_samples)
+    anneal_subset = subsample_rows(key_anneal_sub, x, anneal_samples)
+    path = anneal(key_anneal, anneal_subset, temperatures, n_clusters=n_clusters, max_iter=anneal_max_iter)
     starts = path.centers[None]
     if n_init > 0:
-        seeds = jax.vmap(lambda k: kmeans_plusplus(k, x, n_clusters=n_clusters))(jax.random.split(key_seed, n_init))
+        seeds = jax.vmap(lambda k: kmeans_plusplus(k, subset, n_clusters=n_clusters))(jax.random.split(key_seed, n_init))
         starts = jnp.concatenate([starts, seeds], axis=0)
-    polished = jax.vmap(lambda c: lloyd(x, c, max_iter=max_iter))(starts)
-    return KMeansCandidates(polished.centers, polished.labels, polished.inertia, polished.n_iter, path)
+    # lax.map, not vmap: a vmapped while_loop runs every start until the slowest converges
+    # and holds (n_starts, N, K) intermediates; one start at a time holds (K, N)
+    if subset.shape[0] == x.shape[0]:
+        polished = jax.lax.map(lambda c: lloyd(x, c, max_iter=max_iter), starts)
+        return KMeansCandidates(polished.centers, polished.labels, polished.inertia, polished.n_iter, path)
+    rough = jax.lax.map(lambda c: lloyd(subset, c, max_iter=max_iter).centers, starts)
+    labels = jax.lax.map(lambda c: nearest_centroid(x, c), rough)
+    inertia = jax.lax.map(lambda c: jnp.sum(kmeans_objective_pointwise(x, c)), rough)
+    best = jnp.argmin(inertia)
+    final = lloyd(x, rough[best], max_iter=max_iter)
+    return KMeansCandidates(
+        rough.at[best].set(final.centers),
+        labels.at[best].set(final.labels),
+        inertia.at[best].set(final.inertia),
+        jnp.zeros(starts.shape[0], jnp.int32).at[best].set(final.n_iter),
+        path,
+    )

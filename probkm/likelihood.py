@@ -9,11 +9,38 @@ parameters broadcast.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 from jax import Array
 
 _LOG_2PI = 1.8378770664093453  # log(2 pi)
+
+
+class Columns(NamedTuple):
+    """Data laid out with points on the fast axis, for loops that reuse it many times.
+
+    XLA on CPU vectorises reductions over a handful of clusters badly when they sit on the
+    minor axis of an ``(n_obs, n_clusters)`` array; with points on the minor axis the same
+    fixed-point iteration is 2-5x cheaper (``benchmarks/RESULTS.md``).
+
+    :ivar xt: ``(n_dim, n_obs)`` the data, transposed once.
+    :ivar sq: ``(n_obs,)`` squared norms ``|x_i|^2``.
+    """
+
+    xt: Array
+    sq: Array
+
+
+def columns(x: Array) -> Columns:
+    """The :class:`Columns` layout of ``x`` ``(n_obs, n_dim)``."""
+    return Columns(x.T, jnp.sum(x * x, axis=-1))
+
+
+def _expanded(x_sq: Array, cross: Array, locs_sq: Array) -> Array:
+    # |x|^2 - 2 x.mu + |mu|^2 can round below zero for a point on a centroid
+    return jnp.maximum(x_sq - 2.0 * cross + locs_sq, 0.0)
 
 
 def squared_distances(x: Array, locs: Array) -> Array:
@@ -26,15 +53,31 @@ def squared_distances(x: Array, locs: Array) -> Array:
     """
     x_sq = jnp.sum(x * x, axis=-1)[..., :, None]
     locs_sq = jnp.sum(locs * locs, axis=-1)[..., None, :]
-    cross = jnp.einsum("...nd,...kd->...nk", x, locs)
-    return jnp.maximum(x_sq - 2.0 * cross + locs_sq, 0.0)
+    return _expanded(x_sq, jnp.einsum("...nd,...kd->...nk", x, locs), locs_sq)
+
+
+def column_distances(data: Columns, locs: Array) -> Array:
+    """:func:`squared_distances` in the :class:`Columns` layout, shape ``(n_clusters, n_obs)``."""
+    return _expanded(data.sq[None, :], locs @ data.xt, jnp.sum(locs * locs, axis=-1)[:, None])
+
+
+def scores_from_distances(dist: Array, log_weights: Array, sigma: Array) -> Array:
+    """``a_ik = log w_k - d_ik / (2 sigma^2)``; ``log_weights`` and ``sigma`` must broadcast against ``dist``."""
+    return log_weights - dist / (2.0 * sigma**2)
 
 
 def component_scores(x: Array, weights: Array, locs: Array, sigma: Array) -> Array:
     """``a_ik = log w_k - d_ik / (2 sigma^2)``, shape ``(..., n_obs, n_clusters)``."""
     sigma = jnp.asarray(sigma)[..., None, None]
-    log_w = jnp.log(weights)[..., None, :]
-    return log_w - squared_distances(x, locs) / (2.0 * sigma**2)
+    return scores_from_distances(squared_distances(x, locs), jnp.log(weights)[..., None, :], sigma)
+
+
+def tempered_softmax(scores: Array, temperature: Array, axis: int = -1) -> Array:
+    """``softmax(scores / T)`` along ``axis``: responsibilities from component scores.
+
+    ``temperature`` must broadcast against ``scores`` with ``axis`` removed and kept as size one.
+    """
+    return jax.nn.softmax(scores / temperature, axis=axis)
 
 
 def _log_normaliser(sigma: Array, n_dim: int) -> Array:
@@ -52,14 +95,64 @@ def annealed_log_likelihood(
     it tends to the classification log-likelihood ``max_k a_ik - (D/2) log(2 pi sigma^2)``.
     ``T * logsumexp(a / T)`` is evaluated as ``max a + T * log sum exp((a - max a) / T)``,
     which stays finite for any ``T > 0``.
+
+    Without batch dimensions (``x (N, D)``, ``weights (K,)``, ``locs (K, D)``, scalar
+    ``sigma`` and ``temperature``, as the models call it) its derivatives come from a
+    hand-written reverse-mode rule that reuses the forward pass's responsibilities: value
+    and gradient cost about half of what autodiff of the log-sum-exp costs
+    (``benchmarks/bench_likelihood.py``). Reverse mode and Hessians (``jax.hessian``)
+    work; pure forward mode (``jax.jvp``, ``jax.jacfwd``) of the unbatched form does not.
     """
-    temperature = jnp.asarray(temperature)[..., None]
-    scores = component_scores(x, weights, locs, sigma)
-    top = jnp.max(scores, axis=-1)
-    soft = temperature * jnp.log(
-        jnp.sum(jnp.exp((scores - top[..., None]) / temperature[..., None]), axis=-1)
-    )
-    return top + soft - _log_normaliser(jnp.asarray(sigma)[..., None], x.shape[-1])
+    sigma, temperature = jnp.asarray(sigma), jnp.asarray(temperature)
+    if x.ndim == 2 and weights.ndim == 1 and locs.ndim == 2 and sigma.ndim == 0 and temperature.ndim == 0:
+        return _annealed_unbatched(x, weights, locs, sigma, temperature)
+    return _annealed_forward(x, weights, locs, sigma, temperature)[0]
+
+
+def _annealed_forward(x, weights, locs, sigma, temperature):
+    """The annealed log-likelihood and what its derivatives need: ``(ll, (dist, shifted, resp, log_z))``."""
+    temperature = temperature[..., None]
+    dist = squared_distances(x, locs)
+    scores = scores_from_distances(dist, jnp.log(weights)[..., None, :], sigma[..., None, None])
+    shifted = scores - jnp.max(scores, axis=-1, keepdims=True)
+    e = jnp.exp(shifted / temperature[..., None])
+    z = jnp.sum(e, axis=-1)
+    log_z = jnp.log(z)
+    ll = (scores - shifted)[..., 0] + temperature * log_z - _log_normaliser(sigma[..., None], x.shape[-1])
+    return ll, (dist, shifted, e / z[..., None], log_z)
+
+
+@jax.custom_vjp
+def _annealed_unbatched(x, weights, locs, sigma, temperature):
+    return _annealed_forward(x, weights, locs, sigma, temperature)[0]
+
+
+def _annealed_unbatched_fwd(x, weights, locs, sigma, temperature):
+    ll, (dist, shifted, resp, log_z) = _annealed_forward(x, weights, locs, sigma, temperature)
+    return ll, (x, weights, locs, sigma, temperature, dist, shifted, resp, log_z)
+
+
+def _annealed_unbatched_bwd(residuals, cotangent):
+    """Pull ``g = dL/dl_i`` back through ``l_T,i``; the tempered responsibilities are ``dl_i/da_ik``.
+
+    With ``a_ik = log w_k - d_ik / (2 sigma^2)`` and ``gr_ik = g_i r_ik``: ``dL/dw_k = sum_i gr_ik / w_k``,
+    ``dL/dmu_k = sum_i gr_ik (x_i - mu_k) / sigma^2``, ``dL/dx_i = -sum_k gr_ik (x_i - mu_k) / sigma^2``,
+    ``dL/dsigma = sum_ik gr_ik d_ik / sigma^3 - D sum_i g_i / sigma`` and
+    ``dL/dT = sum_i g_i (log z_i - sum_k r_ik (a_ik - max_k a_ik) / T)``.
+    """
+    x, weights, locs, sigma, temperature, dist, shifted, resp, log_z = residuals
+    weighted = cotangent[:, None] * resp
+    mass = jnp.sum(weighted, axis=0)
+    inv_var = 1.0 / sigma**2
+    d_weights = mass / weights
+    d_locs = (weighted.T @ x - mass[:, None] * locs) * inv_var
+    d_x = (weighted @ locs - x * jnp.sum(weighted, axis=-1, keepdims=True)) * inv_var
+    d_sigma = jnp.sum(weighted * dist) * inv_var / sigma - jnp.sum(cotangent) * x.shape[-1] / sigma
+    d_temperature = jnp.sum(cotangent * (log_z - jnp.sum(resp * shifted, axis=-1) / temperature))
+    return d_x, d_weights, d_locs, d_sigma, d_temperature
+
+
+_annealed_unbatched.defvjp(_annealed_unbatched_fwd, _annealed_unbatched_bwd)
 
 
 def mixture_log_likelihood(x: Array, weights: Array, locs: Array, sigma: Array) -> Array:
@@ -80,7 +173,7 @@ def responsibilities(
     (for equal weights).
     """
     temperature = jnp.asarray(temperature)[..., None, None]
-    return jax.nn.softmax(component_scores(x, weights, locs, sigma) / temperature, axis=-1)
+    return tempered_softmax(component_scores(x, weights, locs, sigma), temperature, axis=-1)
 
 
 def log_sigma_derivatives(x: Array, weights: Array, locs: Array, sigma: Array) -> tuple[Array, Array]:
@@ -90,14 +183,33 @@ def log_sigma_derivatives(x: Array, weights: Array, locs: Array, sigma: Array) -
     and ``l'' = sum_i (4 s^2 Var_r[d_i] - 4 s E_r[d_i])``. Written out because the
     autodiff Hessian of the log-sum-exp overflows in float32 for far-apart clusters.
     """
-    s = 1.0 / (2.0 * jnp.asarray(sigma) ** 2)
-    dist = squared_distances(x, locs)
-    resp = responsibilities(x, weights, locs, sigma)
-    mean_d = jnp.sum(resp * dist, axis=-1)
-    var_d = jnp.sum(resp * (dist - mean_d[..., None]) ** 2, axis=-1)
-    n_obs, n_dim = x.shape[-2:]
-    first = 2.0 * s * jnp.sum(mean_d, axis=-1) - n_obs * n_dim
-    second = jnp.sum(4.0 * s**2 * var_d - 4.0 * s * mean_d, axis=-1)
+    return log_sigma_derivatives_from_distances(
+        squared_distances(x, locs), jnp.log(weights)[..., None, :], jnp.asarray(sigma)[..., None, None], x.shape[-1]
+    )
+
+
+def log_sigma_derivatives_from_distances(
+    dist: Array, log_weights: Array, sigma: Array, n_dim: int, axis: int = -1
+) -> tuple[Array, Array]:
+    """:func:`log_sigma_derivatives` from squared distances already computed.
+
+    The distances do not depend on sigma, so a search over sigma computes them once.
+
+    :param dist: squared distances with the clusters on ``axis`` and the points on the
+        other trailing axis, ``(..., n_obs, n_clusters)`` or ``(..., n_clusters, n_obs)``.
+    :param log_weights: ``log w``, broadcasting against ``dist``.
+    :param sigma: broadcasting against ``dist``.
+    :param n_dim: ``D``, the data's dimension.
+    """
+    s = 1.0 / (2.0 * sigma**2)
+    resp = tempered_softmax(scores_from_distances(dist, log_weights, sigma), 1.0, axis=axis)
+    mean_d = jnp.sum(resp * dist, axis=axis, keepdims=True)
+    var_d = jnp.sum(resp * (dist - mean_d) ** 2, axis=(-2, -1))
+    n_obs = dist.shape[-1] if axis in (-2, dist.ndim - 2) else dist.shape[-2]
+    total_d = jnp.sum(mean_d, axis=(-2, -1))
+    s = jnp.reshape(s, total_d.shape)
+    first = 2.0 * s * total_d - n_obs * n_dim
+    second = 4.0 * s**2 * var_d - 4.0 * s * total_d
     return first, second
 
 

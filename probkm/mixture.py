@@ -21,13 +21,14 @@ from probkm.annealing import geometric_schedule
 from probkm.convergence import check_degenerate, check_losses, check_nuts
 from probkm.infer import OPTIMIZERS, fit_map, fit_nuts, negative_log_joint
 from probkm.inference_data import build_inference_data
-from probkm.kmeans import kmeans_candidates
+from probkm.kmeans import kmeans_candidates, subsample_rows
 from probkm.models import SIGMA_PRIORS, data_prior_defaults, spherical_gmm
 from probkm.predictive import Draws, predictive_log_density, predictive_responsibilities, sample_predictive
 from probkm.relabel import relabel_samples
 
 INFERENCE = ("map", "mcmc")
 CHAIN_METHODS = ("sequential", "vectorized", "parallel")
+INIT_SAMPLES = 10_000  # most rows the k-means start of the MAP sees
 
 
 def _initial_values(candidates, n_obs: int, n_dim: int) -> dict[str, jax.Array]:
@@ -44,8 +45,8 @@ class SphericalGMM(DensityMixin, ProbKMBase):
 
     MAP (``inference="map"``) or full posterior by NUTS (``inference="mcmc"``), always with
     an :class:`arviz.InferenceData` in ``idata_``. The MAP starts from deterministic
-    annealing and ``n_init`` k-means++ restarts and keeps the restart with the best
-    objective; NUTS starts every chain at the MAP and relabels each draw by Hungarian
+    annealing and ``n_init`` k-means++ restarts (on at most 10,000 random rows) and keeps
+    the restart with the best objective; NUTS starts every chain at the MAP and relabels each draw by Hungarian
     matching of its means to the MAP means (:mod:`probkm.relabel`).
 
     Parameters
@@ -77,7 +78,8 @@ class SphericalGMM(DensityMixin, ProbKMBase):
     num_prior_samples : int
         Draws in the ``prior`` and ``prior_predictive`` groups of ``idata_``.
     progress_bar : bool
-        Show NumPyro's progress bar while sampling.
+        Ignored (kept for compatibility): NUTS runs as one compiled call, with no progress
+        to report (:func:`probkm.infer.fit_nuts`).
     random_state : int, numpy random state or None
 
     Attributes
@@ -208,10 +210,15 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         }
         x_std = as_jax(scaling.forward(X))
         temperatures = geometric_schedule(1.0, self.t_min, self.n_temperatures)
+        # the k-means candidates only have to find the MAP's basin, and the MAP on all the data
+        # finishes the job: at most INIT_SAMPLES rows keep the start's cost flat in N (no
+        # Lloyd run on all of it, as AnnealedKMeans needs)
+        key_sub, key_init = jax.random.split(key_init)
+        x_init = subsample_rows(key_sub, x_std, INIT_SAMPLES)
         candidates = kmeans_candidates(
-            key_init, x_std, temperatures, n_clusters=self.n_components, n_init=self.n_init
+            key_init, x_init, temperatures, n_clusters=self.n_components, n_init=self.n_init
         )
-        starts = _initial_values(candidates, n_obs, n_dim)
+        starts = _initial_values(candidates, x_init.shape[0], n_dim)
         # the MAP refines a k-means basin: start from the candidates with the best log joint
         order = np.argsort(np.asarray(negative_log_joint(x_std, spherical_gmm, starts, **std_kwargs)))
         chosen = jnp.asarray(order[: self.map_restarts])

@@ -1,9 +1,16 @@
 """Shared fixtures: small data sets and fits that many tests reuse, so each compile serves
 many assertions."""
 
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# the CLI keeps compiled programs on disk: in tests, not in the user's cache folder
+if "PROBKM_CACHE_DIR" not in os.environ:
+    os.environ["PROBKM_CACHE_DIR"] = tempfile.mkdtemp(prefix="probkm-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["PROBKM_CACHE_DIR"], True)
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402

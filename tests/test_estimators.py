@@ -150,19 +150,27 @@ def test_lists_and_integer_data_are_accepted():
 
 
 REPRO_SCRIPT = """
+import collections, sys
+import jax, jax.monitoring
+from probkm.compilation_cache import enable_compilation_cache
+enable_compilation_cache(sys.argv[1])
+events = collections.Counter()
+jax.monitoring.register_event_listener(lambda name, **kw: events.update([name]))
 import numpy as np, probkm
 from tests.conftest import draw_mixture
 X = draw_mixture(0, n_obs=400)[0]
 g = probkm.SphericalGMM(4, random_state=3).fit(X)
 k = probkm.AnnealedKMeans(4, random_state=3).fit(X)
 m = probkm.SphericalGMM(2, inference="mcmc", num_warmup=20, num_samples=20, num_chains=1, random_state=3).fit(X)
+print(events["/jax/compilation_cache/cache_hits"], events["/jax/compilation_cache/cache_misses"])
 print(repr((g.means_.tobytes().hex(), g.sigma_, k.cluster_centers_.tobytes().hex(), np.asarray(m.draws_.sigma).tobytes().hex(), g.sample(5)[0].tobytes().hex())))
 """
 
 
 @pytest.mark.slow
-def test_results_are_bit_identical_across_processes():
-    """Different string-hash seeds must not change any number (NumPyro sums ELBO terms over a set)."""
+def test_results_are_bit_identical_across_processes(tmp_path):
+    """Different string-hash seeds must not change any number (NumPyro sums ELBO terms over a set),
+    nor the compiled programs: a second process loads every one from the persistent cache."""
     import os
     import subprocess
     import sys
@@ -172,7 +180,11 @@ def test_results_are_bit_identical_across_processes():
     outputs = []
     for hash_seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(root), "JAX_PLATFORMS": "cpu"}
-        run = subprocess.run([sys.executable, "-W", "ignore", "-c", REPRO_SCRIPT], capture_output=True, text=True, env=env, cwd=root, timeout=300)
+        command = [sys.executable, "-W", "ignore", "-c", REPRO_SCRIPT, str(tmp_path / "jax-cache")]
+        run = subprocess.run(command, capture_output=True, text=True, env=env, cwd=root, timeout=300)
         assert run.returncode == 0, run.stderr[-2000:]
-        outputs.append(run.stdout.strip().splitlines()[-1])
-    assert outputs[0] == outputs[1]
+        outputs.append(run.stdout.strip().splitlines()[-2:])
+    (_, first_misses), (second_hits, second_misses) = (map(int, out[0].split()) for out in outputs)
+    assert first_misses > 10  # the first process compiled and stored its programs
+    assert second_misses == 0 and second_hits >= first_misses
+    assert outputs[0][1] == outputs[1][1]

@@ -87,3 +87,39 @@ def test_kmeans_sample_rejects_bad_sigma(kmeans_fit):
 def test_t_min_must_be_below_first_critical_temperature(mixture_data):
     with pytest.raises(ValueError, match="t_min must be below the first critical temperature"):
         probkm.AnnealedKMeans(4, t_min=0.6).fit(mixture_data[0])
+
+
+def test_candidates_from_a_subsample_are_scored_and_polished_on_all_rows():
+    """Above init_samples rows, every candidate is scored on all rows and the best one is a Lloyd fixed point of all rows."""
+    import jax.numpy as jnp
+
+    from probkm.annealing import lloyd
+    from probkm.kmeans import kmeans_candidates
+    from probkm.likelihood import kmeans_objective_pointwise, nearest_centroid
+
+    x = jnp.asarray(make_blobs(3000, n_features=2, centers=5, cluster_std=1.0, random_state=4)[0], jnp.float32)
+    found = kmeans_candidates(jax.random.key(0), x, geometric_schedule(1.0, 1e-3, 30), n_clusters=5, n_init=3, init_samples=500, anneal_samples=300)
+    inertia = np.asarray([float(jnp.sum(kmeans_objective_pointwise(x, c))) for c in found.centers])
+    np.testing.assert_allclose(np.asarray(found.inertia), inertia, rtol=1e-5)
+    for c, labels in zip(found.centers, found.labels):
+        np.testing.assert_array_equal(np.asarray(labels), np.asarray(nearest_centroid(x, c)))
+    best = int(np.argmin(inertia))
+    assert int(np.count_nonzero(np.asarray(found.n_iter))) <= 1  # only the best ran on all rows
+    again = lloyd(x, found.centers[best])
+    assert int(again.n_iter) <= 1 and float(again.inertia) == pytest.approx(inertia[best], rel=1e-6)
+
+
+def test_greedy_seeding_leaves_a_lower_objective_than_plain_kmeans_plusplus():
+    import jax.numpy as jnp
+
+    from probkm.annealing import kmeans_plusplus
+    from probkm.likelihood import kmeans_objective_pointwise
+
+    x = jnp.asarray(make_blobs(2000, n_features=2, centers=8, cluster_std=0.7, random_state=1)[0], jnp.float32)
+    keys = jax.random.split(jax.random.key(0), 30)
+
+    def mean_objective(trials):
+        seeds = jax.vmap(lambda key: kmeans_plusplus(key, x, n_clusters=8, n_local_trials=trials))(keys)
+        return float(np.mean([float(jnp.sum(kmeans_objective_pointwise(x, c))) for c in seeds]))
+
+    assert mean_objective(None) < 0.9 * mean_objective(1)
