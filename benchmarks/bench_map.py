@@ -118,7 +118,7 @@ def phase_timer(module, names, acc):
             setattr(module, name, fn)
 
 
-GMM_PHASES = ("kmeans_candidates", "_initial_values", "negative_log_joint", "fit_map")
+GMM_PHASES = ("kmeans_candidates", "map_starts", "negative_log_joint", "fit_map")
 KM_PHASES = (
     "kmeans_candidates",
     "nearest_centroid",

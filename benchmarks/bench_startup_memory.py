@@ -102,7 +102,7 @@ def wrap(module, name):
         steps.append((name, kib()))
         return out
     setattr(module, name, recorded)
-for module, names in ((probkm.mixture, ("kmeans_candidates", "_initial_values", "negative_log_joint", "fit_map")),
+for module, names in ((probkm.mixture, ("kmeans_candidates", "map_starts", "negative_log_joint", "fit_map")),
                       (probkm.cluster, ("kmeans_candidates", "nearest_centroid", "kmeans_objective_pointwise", "_log_sigma_laplace", "cluster_critical_temperatures"))):
     for name in names:
         wrap(module, name)

@@ -27,9 +27,9 @@ holds exactly, at the price of posteriors that are harder to read. With the defa
 (means spread 3, ``sigma`` about 0.8) overlapping clusters are rare.
 
 **Speed.** NumPyro's ``MCMC.run`` compiles its sampling loop again on every call (even with
-``jit_model_args=True``, numpyro 0.22), which would cost seconds per simulation. The chain
-here is one jitted function of the data (NumPyro's :func:`numpyro.infer.hmc.hmc` kernels in a
-``lax.scan``), so all simulations of one shape share one compilation.
+``jit_model_args=True``, numpyro 0.22), which would cost seconds per simulation. The chains
+here come from :func:`probkm.nuts.run_nuts`, one jitted function of the data, so all
+simulations of one shape share one compilation.
 
 **Uniformity test.** For each scalar, a chi-square test of its rank histogram against the
 exact bin probabilities of the discrete uniform distribution on ``{0, ..., L}``; a scalar
@@ -46,18 +46,17 @@ from typing import Any, Callable, Mapping
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import Array
 from matplotlib.figure import Figure
 from numpyro import handlers
-from numpyro.infer.hmc import hmc
-from numpyro.infer.util import constrain_fn, potential_energy, unconstrain_fn
 from scipy import stats
 
 from probkm._checks import check_choice, check_positive_float, check_positive_int, seed_from
 from probkm.annealing import geometric_schedule
 from probkm.infer import fit_map
 from probkm.kmeans import kmeans_candidates
+from probkm.mixture import map_starts
 from probkm.models import SIGMA_PRIORS, spherical_gmm
+from probkm.nuts import run_nuts
 from probkm.relabel import relabel_samples
 
 #: Fixed prior of the calibration. ``loc_scale = 3`` against ``sigma ~ HalfNormal(1)``
@@ -228,50 +227,6 @@ def _simulate(rng_key, prior, *, n_components, n_obs, n_dim, sigma_prior):
     return {name: trace[name]["value"] for name in ("weights", "means", "sigma", "x")}
 
 
-def _initial_values(candidates, n_obs: int, n_dim: int) -> dict[str, Array]:
-    """MAP starts ``(n_candidates, ...)`` from k-means candidates: centroids, smoothed
-    proportions (inside the simplex even for an empty cluster) and the plug-in sigma."""
-    n_clusters = candidates.centers.shape[1]
-    counts = jax.vmap(lambda labels: jnp.bincount(labels, length=n_clusters))(candidates.labels)
-    weights = (counts + 1.0) / (n_obs + n_clusters)
-    sigma = jnp.sqrt(jnp.maximum(candidates.inertia / (n_obs * n_dim), 1e-6))
-    return {"means": candidates.centers, "weights": weights, "sigma": sigma}
-
-
-@partial(
-    jax.jit,
-    static_argnames=("n_components", "sigma_prior", "num_warmup", "num_samples", "thin", "target_accept_prob"),
-)
-def _nuts_chain(rng_key, x, init, prior, *, n_components, sigma_prior, num_warmup, num_samples, thin, target_accept_prob):
-    """One NUTS chain on ``spherical_gmm(x)`` from the constrained point ``init``.
-
-    :return: constrained draws ``{site: (num_samples // thin, ...)}`` (every ``thin``-th
-        post-warmup draw) and the number of divergent post-warmup transitions.
-    """
-    kwargs = {"n_components": n_components, "sigma_prior": sigma_prior, **prior}
-
-    def potential(z):
-        return potential_energy(spherical_gmm, (x,), kwargs, z)
-
-    init_kernel, sample_kernel = hmc(potential_fn=potential, algo="NUTS")
-    z0 = unconstrain_fn(spherical_gmm, (x,), kwargs, init)
-    state = init_kernel(z0, num_warmup, target_accept_prob=target_accept_prob, rng_key=rng_key)
-    state = jax.lax.fori_loop(0, num_warmup, lambda _, s: sample_kernel(s), state)
-
-    def keep_every_thin(s, _):
-        def one_step(t, __):
-            t = sample_kernel(t)
-            return t, t.diverging
-
-        s, divergent = jax.lax.scan(one_step, s, None, length=thin)
-        return s, (s.z, jnp.sum(divergent))
-
-    # every ``thin``-th draw is kept; the divergences of the discarded ones are counted too
-    state, (zs, divergent) = jax.lax.scan(keep_every_thin, state, None, length=num_samples // thin)
-    draws = jax.vmap(lambda z: constrain_fn(spherical_gmm, (x,), kwargs, z))(zs)
-    return draws, jnp.sum(divergent)
-
-
 def simulation_based_calibration(
     n_simulations: int,
     *,
@@ -345,7 +300,7 @@ def simulation_based_calibration(
         true = _simulate(key_sim, traced_prior, n_components=n_components, n_obs=n_obs, n_dim=n_dim, sigma_prior=sigma_prior)
         x = true["x"]
         candidates = kmeans_candidates(key_init, x, temperatures, n_clusters=n_components, n_init=2)
-        starts = _initial_values(candidates, n_obs, n_dim)
+        starts = map_starts(candidates, n_obs, n_dim)
         start = fit_map(
             key_map, x, spherical_gmm, starts, num_steps=1, optimizer="bfgs",
             n_components=n_components, sigma_prior=sigma_prior, **traced_prior,
@@ -354,11 +309,14 @@ def simulation_based_calibration(
             # a failed MAP must not end the run: warmup also works from the best k-means start
             best = int(np.argmin(np.asarray(candidates.inertia)))
             start = {k: v[best] for k, v in starts.items()}
-        chain, n_divergent = _nuts_chain(
-            key_nuts, x, start, traced_prior, n_components=n_components, sigma_prior=sigma_prior,
-            num_warmup=num_warmup, num_samples=num_samples, thin=thin, target_accept_prob=float(target_accept_prob),
+        result = run_nuts(
+            key_nuts, x, spherical_gmm, num_warmup=num_warmup, num_samples=num_samples, num_chains=1,
+            init_values=start, target_accept_prob=target_accept_prob,
+            n_components=n_components, sigma_prior=sigma_prior, **traced_prior,
         )
-        chain = {k: np.asarray(v, dtype=float) for k, v in chain.items()}
+        # every thin-th draw is kept; the divergences of the discarded ones are counted too
+        n_divergent = np.sum(np.asarray(result.get_extra_fields()["diverging"]))
+        chain = {k: np.asarray(v[thin - 1 :: thin][:n_draws], dtype=float) for k, v in result.get_samples().items()}
         true = {k: np.asarray(v, dtype=float) for k, v in true.items() if k != "x"}
         if labeling == "truth":
             # the truth matched to itself keeps its labels; only the draws are permuted

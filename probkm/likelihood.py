@@ -122,14 +122,65 @@ def _annealed_forward(x, weights, locs, sigma, temperature):
     return ll, (dist, shifted, e / z[..., None], log_z)
 
 
+ROW_BLOCK = 32_768  # rows per block: a block's (rows, K) intermediates stay in cache
+
+
+def _block_statistics(x, weights, locs, sigma, temperature, cotangent, with_dx):
+    """One block of rows: pointwise values and the ``cotangent``-weighted sums the gradient needs.
+
+    :returns: ``(ll (rows,), d_x (rows, D) or None, (mass (K,), resp_x (K, D), resp_dist (), d_t ()))``
+        with ``gr_ik = g_i r_ik``: ``mass_k = sum_i gr_ik``, ``resp_x = sum_i gr_ik x_i``,
+        ``resp_dist = sum_ik gr_ik d_ik`` and ``d_t = sum_i g_i (log z_i - sum_k r_ik a'_ik / T)``.
+    """
+    ll, (dist, shifted, resp, log_z) = _annealed_forward(x, weights, locs, sigma, temperature)
+    weighted = cotangent[:, None] * resp
+    mass = jnp.sum(weighted, axis=0)
+    d_x = (weighted @ locs - x * jnp.sum(weighted, axis=-1, keepdims=True)) / sigma**2 if with_dx else None
+    d_t = jnp.sum(cotangent * (log_z - jnp.sum(resp * shifted, axis=-1) / temperature))
+    return ll, d_x, (mass, weighted.T @ x, jnp.sum(weighted * dist), d_t)
+
+
+def _over_row_blocks(x, cotangent, params, with_dx=False):
+    """:func:`_block_statistics` over blocks of :data:`ROW_BLOCK` rows: row outputs
+    concatenated, sums added. One pass over the data, each block's work done in cache."""
+    n_full = x.shape[0] // ROW_BLOCK * ROW_BLOCK
+    parts = []
+    if n_full:
+        blocks = (x[:n_full].reshape(-1, ROW_BLOCK, x.shape[1]), cotangent[:n_full].reshape(-1, ROW_BLOCK))
+        ll, d_x, sums = jax.lax.map(lambda b: _block_statistics(b[0], *params, b[1], with_dx), blocks)
+        rows = jax.tree_util.tree_map(lambda a: a.reshape((n_full,) + a.shape[2:]), (ll, d_x))
+        parts.append((*rows, jax.tree_util.tree_map(lambda a: jnp.sum(a, 0), sums)))
+    if n_full < x.shape[0]:
+        parts.append(_block_statistics(x[n_full:], *params, cotangent[n_full:], with_dx))
+    if len(parts) == 1:
+        return parts[0]
+    (ll_a, dx_a, sums_a), (ll_b, dx_b, sums_b) = parts
+    d_x = jnp.concatenate([dx_a, dx_b]) if with_dx else None
+    return jnp.concatenate([ll_a, ll_b]), d_x, jax.tree_util.tree_map(jnp.add, sums_a, sums_b)
+
+
+def _parameter_cotangents(sums, g_total, weights, locs, sigma):
+    """``dL/dw, dL/dmu, dL/dsigma, dL/dT`` from the sums of :func:`_block_statistics`."""
+    mass, resp_x, resp_dist, d_t = sums
+    d_weights = mass / weights
+    d_locs = (resp_x - mass[:, None] * locs) / sigma**2
+    d_sigma = resp_dist / sigma**3 - g_total * locs.shape[-1] / sigma
+    return d_weights, d_locs, d_sigma, d_t
+
+
 @jax.custom_vjp
 def _annealed_unbatched(x, weights, locs, sigma, temperature):
-    return _annealed_forward(x, weights, locs, sigma, temperature)[0]
+    # in row blocks, even without a gradient: twice as fast as one (N, K) pass at N = 1e6
+    return _over_row_blocks(x, jnp.ones(x.shape[0], x.dtype), (weights, locs, sigma, temperature))[0]
 
 
 def _annealed_unbatched_fwd(x, weights, locs, sigma, temperature):
-    ll, (dist, shifted, resp, log_z) = _annealed_forward(x, weights, locs, sigma, temperature)
-    return ll, (x, weights, locs, sigma, temperature, dist, shifted, resp, log_z)
+    # the forward pass also gathers the gradient's sums for a cotangent of ones: the case of
+    # every model here, whose potential adds the pointwise values with one scale factor
+    values = tuple(p.value for p in (x, weights, locs, sigma, temperature))
+    ones = jnp.ones(values[0].shape[0], values[0].dtype)
+    ll, _, sums = _over_row_blocks(values[0], ones, values[1:])
+    return ll, (values, sums, x.perturbed)
 
 
 def _annealed_unbatched_bwd(residuals, cotangent):
@@ -138,21 +189,29 @@ def _annealed_unbatched_bwd(residuals, cotangent):
     With ``a_ik = log w_k - d_ik / (2 sigma^2)`` and ``gr_ik = g_i r_ik``: ``dL/dw_k = sum_i gr_ik / w_k``,
     ``dL/dmu_k = sum_i gr_ik (x_i - mu_k) / sigma^2``, ``dL/dx_i = -sum_k gr_ik (x_i - mu_k) / sigma^2``,
     ``dL/dsigma = sum_ik gr_ik d_ik / sigma^3 - D sum_i g_i / sigma`` and
-    ``dL/dT = sum_i g_i (log z_i - sum_k r_ik (a_ik - max_k a_ik) / T)``.
+    ``dL/dT = sum_i g_i (log z_i - sum_k r_ik (a_ik - max_k a_ik) / T)``. A constant ``g`` (and
+    no gradient in ``x``) scales the forward pass's sums; any other ``g`` repeats the pass.
     """
-    x, weights, locs, sigma, temperature, dist, shifted, resp, log_z = residuals
-    weighted = cotangent[:, None] * resp
-    mass = jnp.sum(weighted, axis=0)
-    inv_var = 1.0 / sigma**2
-    d_weights = mass / weights
-    d_locs = (weighted.T @ x - mass[:, None] * locs) * inv_var
-    d_x = (weighted @ locs - x * jnp.sum(weighted, axis=-1, keepdims=True)) * inv_var
-    d_sigma = jnp.sum(weighted * dist) * inv_var / sigma - jnp.sum(cotangent) * x.shape[-1] / sigma
-    d_temperature = jnp.sum(cotangent * (log_z - jnp.sum(resp * shifted, axis=-1) / temperature))
-    return d_x, d_weights, d_locs, d_sigma, d_temperature
+    (x, weights, locs, sigma, temperature), sums_of_ones, x_perturbed = residuals
+    params = (weights, locs, sigma, temperature)
+    g_total = jnp.sum(cotangent)
+
+    if x_perturbed:
+        _, d_x, sums = _over_row_blocks(x, cotangent, params, with_dx=True)
+        return (d_x, *_parameter_cotangents(sums, g_total, weights, locs, sigma))
+
+    def repeat_pass(_):
+        return _parameter_cotangents(_over_row_blocks(x, cotangent, params)[2], g_total, weights, locs, sigma)
+
+    def scale_sums(_):
+        scaled = jax.tree_util.tree_map(lambda a: cotangent[0] * a, sums_of_ones)
+        return _parameter_cotangents(scaled, g_total, weights, locs, sigma)
+
+    parameters = jax.lax.cond(jnp.all(cotangent == cotangent[0]), scale_sums, repeat_pass, None)
+    return (None, *parameters)
 
 
-_annealed_unbatched.defvjp(_annealed_unbatched_fwd, _annealed_unbatched_bwd)
+_annealed_unbatched.defvjp(_annealed_unbatched_fwd, _annealed_unbatched_bwd, symbolic_zeros=True)
 
 
 def mixture_log_likelihood(x: Array, weights: Array, locs: Array, sigma: Array) -> Array:

@@ -31,7 +31,7 @@ CHAIN_METHODS = ("sequential", "vectorized", "parallel")
 INIT_SAMPLES = 10_000  # most rows the k-means start of the MAP sees
 
 
-def _initial_values(candidates, n_obs: int, n_dim: int) -> dict[str, jax.Array]:
+def map_starts(candidates, n_obs: int, n_dim: int) -> dict[str, jax.Array]:
     """MAP starting points from k-means candidates: centroids, cluster proportions and plug-in sigma."""
     n_clusters = candidates.centers.shape[1]
     counts = jax.vmap(lambda l: jnp.bincount(l, length=n_clusters))(candidates.labels)
@@ -218,7 +218,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         candidates = kmeans_candidates(
             key_init, x_init, temperatures, n_clusters=self.n_components, n_init=self.n_init
         )
-        starts = _initial_values(candidates, x_init.shape[0], n_dim)
+        starts = map_starts(candidates, x_init.shape[0], n_dim)
         # the MAP refines a k-means basin: start from the candidates with the best log joint
         order = np.argsort(np.asarray(negative_log_joint(x_std, spherical_gmm, starts, **std_kwargs)))
         chosen = jnp.asarray(order[: self.map_restarts])

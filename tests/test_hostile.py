@@ -463,7 +463,7 @@ def test_regression_gmm_features_on_different_scales():
 
 
 # fixed regression: SphericalGMM on identical points returns a degenerate sigma_ (1e-3 for 7.0, an
-#   artefact of the 1e-6 floor on sigma^2 in mixture._initial_values; 6e-20 for 3.3, whose
+#   artefact of the 1e-6 floor on sigma^2 in mixture.map_starts; 6e-20 for 3.3, whose
 #   rounding-level variance ~1e-31 Scaling.of takes for the data scale) and weights [0.93, 0.07]
 #   without any ConvergenceWarning; AnnealedKMeans warns 'sigma collapsed'
 @pytest.mark.parametrize("value", [3.3, 7.0])
