@@ -144,21 +144,22 @@ def timed_phases(fit, module, names, repeats=1):
     return {k: float(np.median(v)) for k, v in rows.items()}
 
 
-def candidate_substeps(X, k, n_init=3, init_samples=10_000, repeats=3):
+def candidate_substeps(X, k, n_init=3, init_samples=10_000, anneal_samples=3_000, repeats=3):
     """The sub-steps of ``kmeans_candidates`` (as AnnealedKMeans calls it) timed one by one."""
     x = as_jax(Scaling.of(X).forward(X))
-    key_anneal, key_seed, key_sub = jax.random.split(jax.random.key(0), 3)
+    key_anneal, key_seed, key_sub, key_anneal_sub = jax.random.split(jax.random.key(0), 4)
     temps = geometric_schedule(1.0, 1e-3, 60)
     subset = subsample_rows(key_sub, x, init_samples)
+    anneal_subset = subsample_rows(key_anneal_sub, x, anneal_samples)
     seeds_fn = jax.jit(lambda key: jax.vmap(lambda kk: kmeans_plusplus(kk, subset, n_clusters=k))(jax.random.split(key, n_init)))
     lloyd_sub = jax.jit(lambda starts: jax.lax.map(lambda c: lloyd(subset, c, max_iter=300), starts))
     lloyd_all = jax.jit(lambda starts: jax.lax.map(lambda c: lloyd(x, c, max_iter=300), starts))
-    path = anneal(key_anneal, subset, temps, n_clusters=k)
+    path = anneal(key_anneal, anneal_subset, temps, n_clusters=k)
     starts = jnp.concatenate([path.centers[None], seeds_fn(key_seed)], axis=0)
     rough = lloyd_sub(starts)
     polished = lloyd_all(rough.centers)
     steps = {
-        f"anneal ({subset.shape[0]} pts, {int(path.n_iter.sum())} fixed-point iters)": lambda: anneal(key_anneal, subset, temps, n_clusters=k),
+        f"anneal ({anneal_subset.shape[0]} pts, {int(path.n_iter.sum())} fixed-point iters)": lambda: anneal(key_anneal, anneal_subset, temps, n_clusters=k),
         f"kmeans_plusplus x{n_init} ({subset.shape[0]} pts)": lambda: seeds_fn(key_seed),
         f"Lloyd on {subset.shape[0]} pts, {n_init + 1} starts (iters {np.asarray(rough.n_iter).tolist()})": lambda: lloyd_sub(starts),
         f"Lloyd on all {x.shape[0]} pts (iters {np.asarray(polished.n_iter).tolist()})": lambda: lloyd_all(rough.centers),

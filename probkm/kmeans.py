@@ -4,9 +4,9 @@
 comes from deterministic annealing followed by Lloyd iterations at ``T = 0``; candidates
 ``1..n_init`` come from k-means++ seeding followed by Lloyd. Annealing does not guarantee
 the global optimum (it can lose to restarts when ``K`` is large), so keeping both and
-choosing by inertia is both deterministic and robust. Annealing, seeding and a first Lloyd
-run per candidate see a random subsample of at most ``init_samples`` points: they only have
-to find the basin, so their cost stops growing with ``N``. A final Lloyd run on all the data
+choosing by inertia is both deterministic and robust. Annealing sees a random subsample of
+at most ``anneal_samples`` points, and seeding and a first Lloyd run per candidate one of at
+most ``init_samples``: they only have to find the basin, so their cost stops growing with ``N``. A final Lloyd run on all the data
 polishes the best candidate; scikit-learn's ``KMeans(n_init=10)`` instead runs ten Lloyd runs
 on all of it. The candidates also seed the MAP of the mixture
 (:class:`probkm.SphericalGMM`).

@@ -46,8 +46,8 @@ class SphericalGMM(DensityMixin, ProbKMBase):
     MAP (``inference="map"``) or full posterior by NUTS (``inference="mcmc"``), always with
     an :class:`arviz.InferenceData` in ``idata_``. The MAP starts from deterministic
     annealing and ``n_init`` k-means++ restarts (on at most 10,000 random rows) and keeps
-    the restart with the best objective; NUTS starts every chain at the MAP and relabels each draw by Hungarian
-    matching of its means to the MAP means (:mod:`probkm.relabel`).
+    the restart with the best objective; NUTS starts every chain at the MAP and relabels
+    each draw by Hungarian matching of its means to the MAP means (:mod:`probkm.relabel`).
 
     Parameters
     ----------

@@ -124,13 +124,17 @@ def test_no_n_by_k_by_d_intermediate_in_the_gradient():
 
 
 @pytest.mark.parametrize("constant", [True, False])
-def test_gradient_over_row_blocks_for_any_cotangent(constant):
-    """Above one row block (with a remainder), without a gradient in x: a constant cotangent
-    reuses the forward pass's sums, any other repeats the pass; both match autodiff."""
-    from probkm.likelihood import ROW_BLOCK, _annealed_forward
+def test_gradient_over_row_blocks_for_any_cotangent(constant, monkeypatch):
+    """In row blocks (with a remainder), without a gradient in x: a constant cotangent reuses
+    the forward pass's sums, any other repeats the pass; both match autodiff."""
+    import probkm.likelihood as likelihood
 
+    # small blocks, so that a small array is split (the sizes are read when tracing)
+    monkeypatch.setattr(likelihood, "ROW_BLOCK", 64)
+    monkeypatch.setattr(likelihood, "MIN_ROWS_TO_BLOCK", 128)
+    _annealed_forward = likelihood._annealed_forward
     rng = np.random.default_rng(5)
-    x = jnp.asarray(rng.normal(size=(2 * ROW_BLOCK + 5, 3)) * 2, jnp.float32)
+    x = jnp.asarray(rng.normal(size=(3 * 64 + 5, 3)) * 2, jnp.float32)
     params = (jnp.asarray(W), jnp.asarray(MU), jnp.asarray(SIGMA), jnp.asarray(0.9))
     g = jnp.full(x.shape[0], 0.37) if constant else jnp.asarray(rng.normal(size=x.shape[0]), jnp.float32)
     value, pullback = jax.vjp(lambda *p: annealed_log_likelihood(x, *p), *params)
