@@ -114,6 +114,7 @@ print("RESULT" + json.dumps({{"base_kib": base, "peak_kib": kib(), "seconds": se
 
 ESTIMATORS = {
     "SphericalGMM (MAP)": "probkm.SphericalGMM(k, random_state=0)",
+    "SphericalGMM (minibatch SVI, batch 4096)": "probkm.SphericalGMM(k, batch_size=4096, optimizer='adam', random_state=0)",
     "AnnealedKMeans": "probkm.AnnealedKMeans(k, random_state=0)",
 }
 
@@ -173,7 +174,8 @@ def startup(args):
 def memory(args):
     rows = []
     for n in args.sizes:
-        for name, ctor in ESTIMATORS.items():
+        for name in args.estimators:
+            ctor = ESTIMATORS[name]
             res = run_child(MEMORY_CHILD.format(n=n, k=5, d=2, estimator=ctor))
             rows.append((n, name, res))
             print(f"memory N={n} {name}: baseline {res['base_kib'] / 1024:.0f} MiB, peak {res['peak_kib'] / 1024:.0f} MiB, "
@@ -205,6 +207,7 @@ def main(argv=None):
     parser.add_argument("--startup-n", type=int, default=10_000)
     parser.add_argument("--persistent-cache", action="store_true", help="also time startup with JAX's persistent compilation cache")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--estimators", nargs="+", choices=list(ESTIMATORS), default=list(ESTIMATORS))
     parser.add_argument("--quick", action="store_true", help="1 startup process; memory at 1e5 and 1e6")
     args = parser.parse_args(argv)
     if args.quick:

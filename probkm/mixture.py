@@ -219,8 +219,10 @@ class SphericalGMM(DensityMixin, ProbKMBase):
             key_init, x_init, temperatures, n_clusters=self.n_components, n_init=self.n_init
         )
         starts = map_starts(candidates, x_init.shape[0], n_dim)
-        # the MAP refines a k-means basin: start from the candidates with the best log joint
-        order = np.argsort(np.asarray(negative_log_joint(x_std, spherical_gmm, starts, **std_kwargs)))
+        # the MAP refines a k-means basin: start from the candidates with the best log joint,
+        # judged on the candidates' own rows (a pass over all rows would hold (N, K) arrays,
+        # which minibatch SVI exists to avoid)
+        order = np.argsort(np.asarray(negative_log_joint(x_init, spherical_gmm, starts, **std_kwargs)))
         chosen = jnp.asarray(order[: self.map_restarts])
         num_steps = self.num_steps or (1 if self.optimizer == "bfgs" else 500)
         batch = None if self.batch_size is None or self.batch_size >= n_obs else int(self.batch_size)
