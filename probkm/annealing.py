@@ -162,8 +162,20 @@ def lloyd(x: Array, centers: Array, *, max_iter: int = 300, tol: float = 0.0) ->
     # the first pass only measures the start, so it is not counted as an update
     init = (centers, jnp.asarray(jnp.finfo(x.dtype).max, x.dtype), jnp.asarray(jnp.inf, x.dtype), 0)
     centers, _, _, n_iter = jax.lax.while_loop(keep_going, body, init)
+    labels, objective = _assign(data, centers)
+    return LloydResult(centers, labels, jnp.sum(objective), n_iter - 1)
+
+
+def _assign(data, centers: Array) -> tuple[Array, Array]:
     dist = column_distances(data, centers)
-    return LloydResult(centers, jnp.argmin(dist, axis=0).astype(jnp.int32), jnp.sum(jnp.min(dist, axis=0)), n_iter - 1)
+    return jnp.argmin(dist, axis=0).astype(jnp.int32), jnp.min(dist, axis=0)
+
+
+@jax.jit
+def assign(x: Array, centers: Array) -> tuple[Array, Array]:
+    """Nearest-centroid labels ``(N,)`` (int32) and each point's k-means objective ``(N,)``
+    (its squared distance to that centroid), from one distance pass."""
+    return _assign(columns(x), centers)
 
 
 @partial(jax.jit, static_argnames=("n_clusters", "n_local_trials"))
@@ -212,6 +224,7 @@ __all__ = [
     "FIRST_CRITICAL_TEMPERATURE",
     "anneal",
     "lloyd",
+    "assign",
     "kmeans_plusplus",
     "geometric_schedule",
     "largest_covariance_eigenvalue",

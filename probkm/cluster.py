@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from probkm._base import ProbKMBase, Scaling, as_jax
 from probkm._checks import check_choice, check_enough_samples, check_positive_float, check_positive_int
-from probkm.annealing import FIRST_CRITICAL_TEMPERATURE, cluster_critical_temperatures, geometric_schedule
+from probkm.annealing import FIRST_CRITICAL_TEMPERATURE, assign, cluster_critical_temperatures, geometric_schedule
 from probkm.convergence import check_degenerate
 from probkm.kmeans import kmeans_candidates
 from probkm.likelihood import (
@@ -196,8 +196,9 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         self.cluster_centers_ = np.asarray(centers, dtype=float)
         x, centers = self._standardised(X)
         scale = self.scaling_.scale
-        self.labels_ = np.asarray(nearest_centroid(x, centers))
-        inertia = float(np.sum(np.asarray(kmeans_objective_pointwise(x, centers), dtype=float)))
+        labels, objective = assign(x, centers)
+        self.labels_ = np.asarray(labels)
+        inertia = float(np.sum(np.asarray(objective, dtype=float)))
         self.inertia_ = inertia * scale**2
         self.sigma_ = float(plugin_sigma(inertia, n_obs, n_dim)) * scale
         self.weights_ = np.bincount(self.labels_, minlength=self.n_clusters) / n_obs

@@ -21,8 +21,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from probkm.annealing import AnnealPath, anneal, kmeans_plusplus, lloyd
-from probkm.likelihood import kmeans_objective_pointwise, nearest_centroid
+from probkm.annealing import AnnealPath, anneal, assign, kmeans_plusplus, lloyd
 
 
 class KMeansCandidates(NamedTuple):
@@ -95,8 +94,11 @@ def kmeans_candidates(
         polished = jax.lax.map(lambda c: lloyd(x, c, max_iter=max_iter), starts)
         return KMeansCandidates(polished.centers, polished.labels, polished.inertia, polished.n_iter, path)
     rough = jax.lax.map(lambda c: lloyd(subset, c, max_iter=max_iter).centers, starts)
-    labels = jax.lax.map(lambda c: nearest_centroid(x, c), rough)
-    inertia = jax.lax.map(lambda c: jnp.sum(kmeans_objective_pointwise(x, c)), rough)
+    def scored(centers):
+        labels, objective = assign(x, centers)
+        return labels, jnp.sum(objective)
+
+    labels, inertia = jax.lax.map(scored, rough)
     best = jnp.argmin(inertia)
     final = lloyd(x, rough[best], max_iter=max_iter)
     return KMeansCandidates(
