@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from probkm._base import as_jax
+from probkm.scaling import Scaling, as_jax
 from probkm.annealing import weighted_means
 from probkm.likelihood import responsibilities
 
@@ -196,9 +196,16 @@ def fixed_sigma_centroids(x: jax.Array, start: jax.Array, sigma_values: jax.Arra
 
 
 def sigma_profile(X: np.ndarray, centers: np.ndarray, sigma_values: Any, t_mins: Any) -> SigmaProfile:
-    """:func:`fixed_sigma_centroids` from ``centers`` ``(K, D)`` and its largest shift per temperature."""
+    """:func:`fixed_sigma_centroids` from ``centers`` ``(K, D)`` and its largest shift per temperature.
+
+    Computed on standardised data (:class:`probkm.scaling.Scaling`), reported in units of ``X``.
+    """
     sigma_values, t_mins = np.asarray(sigma_values, float), np.asarray(t_mins, float)
-    found = np.asarray(fixed_sigma_centroids(as_jax(X), as_jax(centers), as_jax(sigma_values), as_jax(t_mins)), float)
+    scaling = Scaling.of(X)
+    found = fixed_sigma_centroids(
+        as_jax(scaling.forward(X)), as_jax(scaling.forward(centers)), as_jax(sigma_values / scaling.scale), as_jax(t_mins)
+    )
+    found = scaling.backward(found)
     shift = (found.max(axis=1) - found.min(axis=1)).reshape(len(t_mins), -1).max(axis=1)
     return SigmaProfile(sigma_values, t_mins, found, shift)
 

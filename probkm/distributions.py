@@ -8,11 +8,22 @@ and so that ``Predictive`` can simulate from the same site when ``x`` is ``None`
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 from jax import Array
 from numpyro.distributions import Distribution, constraints
 
 from probkm.likelihood import annealed_log_likelihood, kmeans_objective_pointwise, sample_mixture
+
+
+def _centred(value: Array, locs: Array) -> tuple[Array, Array]:
+    """``(x, locs)`` shifted by the mean of ``locs``: distances are unchanged, but in float32 the
+    expanded form ``|x|^2 - 2 x.mu + |mu|^2`` no longer cancels for data far from the origin
+    (at an offset of 1e6 it loses every digit). The shift carries no gradient: the distances
+    do not depend on it."""
+    shift = jax.lax.stop_gradient(jnp.mean(locs, axis=0))
+    flat = jnp.reshape(value, (-1, value.shape[-1]))
+    return flat - shift, locs - shift
 
 
 def _unbatched(name: str, value: Array, event_ndim: int) -> Array:
@@ -64,10 +75,8 @@ class SphericalMixture(Distribution):
         return self.sample_with_intermediates(key, sample_shape)[0]
 
     def log_prob(self, value):
-        flat = jnp.reshape(value, (-1, value.shape[-1]))
-        log_lik = annealed_log_likelihood(
-            flat, self.weights, self.locs, self.sigma, self.temperature
-        )
+        flat, locs = _centred(value, self.locs)
+        log_lik = annealed_log_likelihood(flat, self.weights, locs, self.sigma, self.temperature)
         return jnp.reshape(log_lik, value.shape[:-1])
 
 
@@ -107,5 +116,5 @@ class KMeansGibbs(Distribution):
         return self.sample_with_intermediates(key, sample_shape)[0]
 
     def log_prob(self, value):
-        flat = jnp.reshape(value, (-1, value.shape[-1]))
-        return jnp.reshape(-kmeans_objective_pointwise(flat, self.locs) / self.tau, value.shape[:-1])
+        flat, locs = _centred(value, self.locs)
+        return jnp.reshape(-kmeans_objective_pointwise(flat, locs) / self.tau, value.shape[:-1])

@@ -44,11 +44,11 @@ from probkm._checks import check_enough_samples, check_numeric_2d, seed_from
 from probkm.cluster import AnnealedKMeans
 from probkm.config import ConfigError
 from probkm.diagnostics import SigmaProfile, model_summary, sigma_profile
-from probkm.infer import fit_nuts
 from probkm.inference_data import build_inference_data
 from probkm.likelihood import sample_mixture
 from probkm.mixture import SphericalGMM
 from probkm.models import SIGMA_PRIORS, annealed_gmm, data_prior_defaults, kmeans_objective_model, spherical_gmm
+from probkm.posterior import sample_posterior
 from probkm.relabel import relabel_samples
 
 # name -> (kind, check, what is allowed); shared by run_identifiability and the YAML loader
@@ -139,13 +139,6 @@ def make_default_data(rng_key: jax.Array, *, n_obs: int = 450, n_components: int
     return np.asarray(x, dtype=float)
 
 
-def _fit(key, x, model, init, reference, *, num_warmup, num_samples, num_chains, **kwargs):
-    """NUTS from ``init``, draws relabelled to ``reference``: ``(samples, extra_fields)``."""
-    mcmc = fit_nuts(key, x, model, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains, init_values=init, **kwargs)
-    samples = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
-    return relabel_samples(samples, reference), mcmc.get_extra_fields(group_by_chain=True)
-
-
 def run_identifiability(
     X: Any = None,
     *,
@@ -196,7 +189,6 @@ def run_identifiability(
     X = make_default_data(key_data, n_components=n_components) if X is None else check_numeric_2d(X)
     check_enough_samples(X.shape[0], n_components, param="n_components")
     n_obs, n_dim = X.shape
-    x = as_jax(X)
     defaults = data_prior_defaults(X)
     scale = float(defaults["sigma_scale"] if sigma_scale is None else sigma_scale)
     priors = {"loc_center": defaults["loc_center"], "loc_scale": defaults["loc_scale"], "sigma_prior": sigma_prior}
@@ -218,9 +210,9 @@ def run_identifiability(
     for i, (label, model, extra, init, draws) in enumerate(fits):
         say(f"NUTS: {label} ({num_chains} chains x ({num_warmup} + {draws}) draws)")
         kwargs = {"n_components": n_components, **priors, "sigma_scale": scale, **extra}
-        samples, stats = _fit(keys[2 * i], x, model, init, reference, **{**nuts, "num_samples": draws}, **kwargs)
+        samples, stats = sample_posterior(keys[2 * i], X, model, init_values=init, reference=reference, **{**nuts, "num_samples": draws}, **kwargs)
         idata[label] = build_inference_data(
-            keys[2 * i + 1], model, x, samples, model_kwargs=kwargs, sample_stats=stats,
+            keys[2 * i + 1], model, X, samples, model_kwargs=kwargs, sample_stats=stats,
             num_prior_samples=num_prior_samples, posterior_predictive=False, attrs={"model": model.__name__, **{k: float(v) for k, v in extra.items()}},
         )
         diagnostics = model_summary(idata[label], [v for v in ("sigma", "means", "weights") if v in samples])
@@ -233,7 +225,7 @@ def run_identifiability(
     for j, (label, model, extra, init) in enumerate([("gmm", spherical_gmm, {}, start), ("kmeans", kmeans_objective_model, {"tau": tau}, kmeans_start)]):
         say(f"NUTS: {label} with sigma's prior scale x {prior_scale_factor:g}")
         kwargs = {"n_components": n_components, **priors, "sigma_scale": scale * prior_scale_factor, **extra}
-        samples, _ = _fit(keys[-2 + j], x, model, init, reference, **nuts, **kwargs)
+        samples = sample_posterior(keys[-2 + j], X, model, init_values=init, reference=reference, **nuts, **kwargs).samples
         medians[label].append(float(np.median(samples["sigma"])))
 
     say("sigma profile of the T -> 0 centroids")

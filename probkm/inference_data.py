@@ -6,6 +6,10 @@ density of each latent site per draw, which ``az.psens`` needs and ``az.from_num
 does not fill), ``prior`` and ``prior_predictive``, ``posterior_predictive`` and
 ``observed_data``. Dimensions: ``chain``, ``draw``, ``cluster``, ``feature``, ``obs``.
 
+Everything is computed on standardised data (:mod:`probkm.scaling`), where float32 keeps its
+digits, and reported in the units of ``X``: draws mapped back, log densities shifted by the
+change of units' log-Jacobian.
+
 A MAP fit is stored as a posterior with one chain and one draw (ArviZ 0.x needs both
 dimensions); ``idata.attrs["inference"]`` says which it is.
 """
@@ -23,7 +27,8 @@ from numpyro import handlers
 from numpyro.infer import Predictive
 from numpyro.infer.util import log_likelihood as numpyro_log_likelihood
 
-from probkm.models import data_prior_defaults
+from probkm.models import data_prior_defaults, likelihood_is_density
+from probkm.scaling import Scaling, as_jax
 
 DIMS = {
     "means": ["cluster", "feature"],
@@ -70,10 +75,11 @@ def _unflatten(values: Mapping[str, np.ndarray], lead: tuple[int, ...]) -> dict[
 def build_inference_data(
     rng_key: Array,
     model: Callable,
-    x: Array,
+    X: Any,
     posterior: Mapping[str, np.ndarray],
     *,
     model_kwargs: Mapping[str, Any],
+    scaling: Scaling | None = None,
     sample_stats: Mapping[str, np.ndarray] | None = None,
     num_prior_samples: int = 500,
     posterior_predictive: bool = True,
@@ -83,31 +89,38 @@ def build_inference_data(
 
     :param rng_key: key for the prior, prior-predictive and posterior-predictive draws.
     :param model: the probkm model the draws came from.
-    :param x: ``(n_obs, n_dim)`` observed data.
-    :param posterior: site name to ``(chain, draw, ...)`` draws, already relabelled.
-    :param model_kwargs: the model's keyword arguments (other than ``x``).
+    :param X: ``(n_obs, n_dim)`` observed data, in its own units.
+    :param posterior: site name to ``(chain, draw, ...)`` draws in units of ``X``, already relabelled.
+    :param model_kwargs: the model's keyword arguments (other than ``x``) in units of ``X``.
+    :param scaling: the standardisation the computation runs in; ``Scaling.of(X)`` by default.
     :param sample_stats: NumPyro ``extra_fields`` shaped ``(chain, draw)``; renamed to ArviZ's names.
     :param num_prior_samples: draws in the ``prior`` and ``prior_predictive`` groups.
     :param posterior_predictive: whether to simulate the ``posterior_predictive`` group
         (one replicate of ``x`` per draw).
     """
+    X = np.asarray(X, dtype=float)
+    scaling = Scaling.of(X) if scaling is None else scaling
+    x, kwargs = as_jax(scaling.forward(X)), scaling.model_kwargs(model_kwargs)
+    n_obs, n_dim = X.shape
+    n_clusters = np.shape(posterior["means"])[-2]
+    jac = scaling.log_jacobians(n_dim, n_clusters, x_is_density=likelihood_is_density(model))
     key_prior, key_post = jax.random.split(rng_key)
     lead = tuple(np.shape(posterior["means"])[:2])
-    flat = _flatten(posterior, 2)
-    sim_kwargs = simulation_kwargs(x, model_kwargs)
-    log_lik = numpyro_log_likelihood(model, flat, x, **model_kwargs)
-    log_prior = latent_log_prior(model, flat, x, model_kwargs)
+    flat = _flatten(scaling.params_forward(posterior), 2)
+    sim_kwargs = simulation_kwargs(x, kwargs)
+    log_lik = {k: np.asarray(v) + jac["x"] for k, v in numpyro_log_likelihood(model, flat, x, **kwargs).items()}
+    log_prior = {k: v + jac.get(k, 0.0) for k, v in latent_log_prior(model, flat, x, kwargs).items()}
     prior = Predictive(model, num_samples=num_prior_samples)(key_prior, None, **sim_kwargs)
     prior = {k: np.asarray(v)[None] for k, v in prior.items() if k in posterior or k == "x"}
     groups: dict[str, Any] = {
         "posterior": dict(posterior),
-        "prior": {k: v for k, v in prior.items() if k != "x"},
-        "prior_predictive": {"x": prior["x"]},
-        "observed_data": {"x": np.asarray(x)},
+        "prior": scaling.params_backward({k: v for k, v in prior.items() if k != "x"}),
+        "prior_predictive": {"x": scaling.backward(prior["x"])},
+        "observed_data": {"x": X},
     }
     if posterior_predictive:
         draws = Predictive(model, posterior_samples=flat, return_sites=["x"])(key_post, None, **sim_kwargs)
-        groups["posterior_predictive"] = _unflatten(draws, lead)
+        groups["posterior_predictive"] = {"x": scaling.backward(_unflatten(draws, lead)["x"])}
     if sample_stats is not None:
         stats = {_STAT_NAMES.get(k, k): np.asarray(v) for k, v in sample_stats.items()}
         if "lp" in stats:
@@ -115,8 +128,6 @@ def build_inference_data(
         if "n_steps" in stats:
             stats["tree_depth"] = np.log2(np.maximum(stats["n_steps"], 1)).astype(int) + 1
         groups["sample_stats"] = stats
-    n_obs, n_dim = np.shape(x)
-    n_clusters = np.shape(posterior["means"])[-2]
     coords = {"cluster": np.arange(n_clusters), "feature": np.arange(n_dim), "obs": np.arange(n_obs)}
     idata = az.from_dict(**groups, coords=coords, dims=DIMS, attrs=dict(attrs or {}))
     idata.add_groups(

@@ -19,12 +19,12 @@ from probkm._base import ProbKMBase, Scaling, as_jax
 from probkm._checks import check_choice, check_enough_samples, check_positive_float, check_positive_int
 from probkm.annealing import geometric_schedule
 from probkm.convergence import check_degenerate, check_losses, check_nuts
-from probkm.infer import OPTIMIZERS, fit_map, fit_nuts, negative_log_joint
+from probkm.infer import OPTIMIZERS, fit_map, negative_log_joint
 from probkm.inference_data import build_inference_data
 from probkm.kmeans import kmeans_candidates, subsample_rows
 from probkm.models import SIGMA_PRIORS, data_prior_defaults, spherical_gmm
+from probkm.posterior import sample_posterior
 from probkm.predictive import Draws, predictive_log_density, predictive_responsibilities, sample_predictive
-from probkm.relabel import relabel_samples
 
 INFERENCE = ("map", "mcmc")
 CHAIN_METHODS = ("sequential", "vectorized", "parallel")
@@ -38,6 +38,12 @@ def map_starts(candidates, n_obs: int, n_dim: int) -> dict[str, jax.Array]:
     weights = (counts + 1.0) / (n_obs + n_clusters)  # keep every weight inside the simplex
     sigma = jnp.sqrt(jnp.maximum(candidates.inertia / (n_obs * n_dim), 1e-6))
     return {"means": candidates.centers, "weights": weights, "sigma": sigma}
+
+
+def _nuts_start(map_point: dict[str, Any], scale: float) -> dict[str, Any]:
+    """Where NUTS chains start: the MAP, with sigma at least 1e-3 of the data's scale. With as many
+    components as distinct points the MAP's sigma collapses to 0, where the log density is not finite."""
+    return {**map_point, "sigma": max(map_point["sigma"], 1e-3 * scale)}
 
 
 class SphericalGMM(DensityMixin, ProbKMBase):
@@ -202,12 +208,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
 
         # MAP on standardised data: the posterior maps exactly back (every prior is a location-scale family)
         scaling = self.scaling_ = Scaling.of(X)
-        std_kwargs = {
-            **kwargs,
-            "loc_center": (kwargs["loc_center"] - scaling.center) / scaling.scale,
-            "loc_scale": kwargs["loc_scale"] / scaling.scale,
-            "sigma_scale": kwargs["sigma_scale"] / scaling.scale,
-        }
+        std_kwargs = scaling.model_kwargs(kwargs)
         x_std = as_jax(scaling.forward(X))
         temperatures = geometric_schedule(1.0, self.t_min, self.n_temperatures)
         # the k-means candidates only have to find the MAP's basin, and the MAP on all the data
@@ -246,17 +247,14 @@ class SphericalGMM(DensityMixin, ProbKMBase):
             posterior = {k: np.asarray(v, dtype=float)[None, None] for k, v in map_point.items()}
             stats = {"potential_energy": np.full((1, 1), -self.lower_bound_)}
         else:
-            mcmc = fit_nuts(
-                key_nuts, as_jax(X), spherical_gmm,
+            # NUTS on the standardised data too (on raw float32 data at an offset of 1e6 the
+            # squared distances lose every digit), reported in the units of X
+            posterior, stats = sample_posterior(
+                key_nuts, X, spherical_gmm, init_values=_nuts_start(map_point, scaling.scale),
+                reference=map_point["means"], scaling=scaling,
                 num_warmup=self.num_warmup, num_samples=self.num_samples, num_chains=self.num_chains,
-                chain_method=self.chain_method, target_accept_prob=self.target_accept_prob,
-                progress_bar=bool(self.progress_bar),
-                init_values={k: jnp.asarray(v, dtype=jnp.result_type(float)) for k, v in map_point.items()},
-                **kwargs,
+                chain_method=self.chain_method, target_accept_prob=self.target_accept_prob, **kwargs,
             )
-            samples = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
-            posterior = relabel_samples(samples, map_point["means"])
-            stats = {k: np.asarray(v) for k, v in mcmc.get_extra_fields(group_by_chain=True).items()}
             self.convergence_ = check_nuts(posterior, stats.get("diverging"))
 
         self.map_ = map_point
@@ -277,8 +275,8 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         if getattr(self, "_idata", None) is None:
             check_is_fitted(self, "draws_")
             self._idata = build_inference_data(
-                self._idata_key, spherical_gmm, as_jax(self._fit_X), self._posterior,
-                model_kwargs=self._model_kw, sample_stats=self._sample_stats,
+                self._idata_key, spherical_gmm, self._fit_X, self._posterior,
+                model_kwargs=self._model_kw, scaling=self.scaling_, sample_stats=self._sample_stats,
                 num_prior_samples=self.num_prior_samples,
                 attrs={"inference": self.inference, "model": "spherical_gmm"},
             )

@@ -37,6 +37,7 @@ from jax import Array
 from numpyro.distributions.transforms import PowerTransform
 
 from probkm.distributions import KMeansGibbs, SphericalMixture
+from probkm.scaling import Scaling
 
 SIGMA_PRIORS = ("halfnormal", "lognormal", "invgamma")
 
@@ -55,11 +56,12 @@ def sigma_prior_distribution(name: str, scale: Any) -> dist.Distribution:
 
 def data_prior_defaults(x: Any) -> dict[str, Any]:
     """Data-derived prior settings: ``loc_center`` ``(n_dim,)`` the per-feature mean,
-    ``loc_scale`` ``(n_dim,)`` and ``sigma_scale`` (scalar) both the pooled standard deviation
-    ``sqrt(mean_d Var(x_d))`` (1 when the data have no spread)."""
-    x = np.asarray(x, dtype=float)
-    pooled = float(np.sqrt(np.mean(x.var(axis=0)))) or 1.0
-    return {"loc_center": x.mean(axis=0), "loc_scale": np.full(x.shape[1], pooled), "sigma_scale": pooled}
+    ``loc_scale`` ``(n_dim,)`` and ``sigma_scale`` (scalar) both the data's pooled standard
+    deviation ``sqrt(mean_d Var(x_d))``, the scale :class:`probkm.scaling.Scaling` standardises
+    by (for data with no spread, their magnitude, or 1)."""
+    scaling = Scaling.of(x)
+    n_dim = np.shape(x)[1]
+    return {"loc_center": scaling.center, "loc_scale": np.full(n_dim, scaling.scale), "sigma_scale": scaling.scale}
 
 
 def _resolve_shape(x: Array | None, shape: tuple[int, int] | None) -> tuple[int, int]:
@@ -211,3 +213,13 @@ def kmeans_objective_model(
     means = _sample_means(n_components, loc_center, loc_scale)
     sigma = _sample_sigma(sigma_prior, sigma_scale)
     _observe(x, n_obs, subsample_size, KMeansGibbs(means, tau, sigma))
+
+
+def likelihood_is_density(model: Any) -> bool:
+    """Whether ``model``'s observed site is a density over ``x`` (the mixtures, tempered or not),
+    rather than the scale-free Gibbs likelihood ``-J / tau`` of :func:`kmeans_objective_model`.
+
+    It decides whether a change of units of ``x`` adds ``-D log scale`` to each point's
+    log-likelihood (:meth:`probkm.scaling.Scaling.log_jacobians`).
+    """
+    return model is not kmeans_objective_model

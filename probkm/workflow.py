@@ -174,20 +174,21 @@ def _identifiability(config: RunConfig, X: np.ndarray, gmm: SphericalGMM, out: P
     import jax
 
     from probkm.inference_data import build_inference_data
-    from probkm.infer import fit_nuts
     from probkm.likelihood import kmeans_objective_pointwise, plugin_sigma
     from probkm.models import kmeans_objective_model
-    from probkm.relabel import relabel_samples
+    from probkm.posterior import sample_posterior
 
     kwargs = {"n_components": config.model.n_components, "tau": config.identifiability.tau, **{k: v for k, v in gmm._model_kw.items() if k in ("loc_center", "loc_scale", "sigma_scale", "sigma_prior")}}
     key_fit, key_idata = jax.random.split(jax.random.key(config.seed + 2))
-    x = jax.numpy.asarray(X, dtype=jax.numpy.result_type(float))
-    init = {"means": jax.numpy.asarray(gmm.map_["means"], dtype=x.dtype), "sigma": jax.numpy.asarray(gmm.map_["sigma"], dtype=x.dtype)}
-    mcmc = fit_nuts(key_fit, x, kmeans_objective_model, num_warmup=config.mcmc.num_warmup, num_samples=config.mcmc.num_samples, num_chains=config.mcmc.num_chains, init_values=init, **kwargs)
-    samples = relabel_samples({k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}, gmm.map_["means"])
-    idata = build_inference_data(key_idata, kmeans_objective_model, x, samples, model_kwargs=kwargs, sample_stats=mcmc.get_extra_fields(group_by_chain=True), num_prior_samples=config.mcmc.num_samples, posterior_predictive=False)
+    init = {"means": gmm.map_["means"], "sigma": gmm.map_["sigma"]}
+    samples, stats = sample_posterior(
+        key_fit, X, kmeans_objective_model, init_values=init, reference=gmm.map_["means"], scaling=gmm.scaling_,
+        num_warmup=config.mcmc.num_warmup, num_samples=config.mcmc.num_samples, num_chains=config.mcmc.num_chains, **kwargs,
+    )
+    idata = build_inference_data(key_idata, kmeans_objective_model, X, samples, model_kwargs=kwargs, scaling=gmm.scaling_, sample_stats=stats, num_prior_samples=config.mcmc.num_samples, posterior_predictive=False)
+    x, means = (jax.numpy.asarray(gmm.scaling_.forward(a), dtype=jax.numpy.result_type(float)) for a in (X, gmm.map_["means"]))
     write_netcdf(out / "kmeans_objective_nuts.nc", idata)
-    inertia = float(np.sum(np.asarray(kmeans_objective_pointwise(x, jax.numpy.asarray(gmm.map_["means"], dtype=x.dtype)))))
+    inertia = float(np.sum(np.asarray(kmeans_objective_pointwise(x, means), dtype=float))) * gmm.scaling_.scale**2
     plugin = float(plugin_sigma(inertia, *X.shape))
     write_figure(out / "sigma.png", plot_sigma_prior_posterior({"gmm": gmm.idata_, "kmeans": idata}, plugin))
     return {"gmm": _sigma_summary(gmm.idata_), "kmeans": _sigma_summary(idata)}
