@@ -23,7 +23,7 @@ from sklearn.cluster import KMeans  # noqa: E402
 from sklearn.mixture import GaussianMixture  # noqa: E402
 
 import probkm  # noqa: E402
-from probkm.likelihood import sample_mixture  # noqa: E402
+from probkm.core.likelihood import sample_mixture  # noqa: E402
 
 
 def make_data(n_obs, n_clusters, n_dim, seed=0):

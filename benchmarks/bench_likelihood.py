@@ -4,7 +4,7 @@ Times ``jax.jit(jax.value_and_grad(f, argnums=(0, 1, 2)))(weights, means, sigma)
 the summed log-likelihood of the shared-sigma spherical mixture at ``N`` points (float32, CPU),
 for these forms of ``f``:
 
-* ``probkm``: ``probkm.likelihood.mixture_log_likelihood(x, w, mu, sigma).sum()``: pointwise
+* ``probkm``: ``probkm.core.likelihood.mixture_log_likelihood(x, w, mu, sigma).sum()``: pointwise
   values (as the models need them) with a hand-written VJP from the saved responsibilities;
 * ``naive``: broadcast differences ``(N, K, D)``, ``jax.nn.logsumexp``, autodiff (reference);
 * ``expanded``: the same maths as probkm written inline (``|x|^2 - 2 x.mu + |mu|^2``,
@@ -44,7 +44,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from probkm.likelihood import _annealed_forward, mixture_log_likelihood, sample_mixture  # noqa: E402
+from probkm.core.likelihood import _annealed_forward, mixture_log_likelihood, sample_mixture  # noqa: E402
 
 _LOG_2PI = float(np.log(2 * np.pi))
 

@@ -14,7 +14,7 @@ Every estimator runs once untimed (compilation), then ``--repeats`` interleaved 
 (probkm GMM, sklearn GMM, probkm k-means, sklearn KMeans, again ...); the medians and their ratio
 are reported. After that, one more instrumented fit of each probkm estimator times its phases
 (the functions the estimator calls, wrapped with ``block_until_ready``), and the sub-steps of
-``probkm.kmeans.kmeans_candidates`` are timed on their own.
+``probkm.algorithms.kmeans.kmeans_candidates`` are timed on their own.
 
 The log-likelihoods are also compared on held-out data: ``N`` fresh points from the same
 mixture. There a model with K-1 more variance parameters than the data needs gains nothing.
@@ -54,13 +54,13 @@ from sklearn.cluster import KMeans  # noqa: E402
 from sklearn.mixture import GaussianMixture  # noqa: E402
 
 import probkm  # noqa: E402
-import probkm.cluster  # noqa: E402
-import probkm.kmeans  # noqa: E402
-import probkm.mixture  # noqa: E402
-from probkm._base import Scaling, as_jax  # noqa: E402
-from probkm.annealing import anneal, geometric_schedule, kmeans_plusplus, lloyd  # noqa: E402
-from probkm.kmeans import subsample_rows  # noqa: E402
-from probkm.likelihood import sample_mixture  # noqa: E402
+import probkm.estimators.annealed_kmeans  # noqa: E402
+import probkm.algorithms.kmeans  # noqa: E402
+import probkm.estimators.spherical_gmm  # noqa: E402
+from probkm.core.scaling import Scaling, as_jax  # noqa: E402
+from probkm.algorithms.annealing import anneal, geometric_schedule, kmeans_plusplus, lloyd  # noqa: E402
+from probkm.algorithms.kmeans import subsample_rows  # noqa: E402
+from probkm.core.likelihood import sample_mixture  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_fit import make_data  # noqa: E402
@@ -239,8 +239,8 @@ def main(argv=None):
             flush=True,
         )
         if not args.no_phases:
-            ph_g = timed_phases(lambda: probkm.SphericalGMM(k, random_state=0).fit(X), probkm.mixture, GMM_PHASES)
-            ph_k = timed_phases(lambda: probkm.AnnealedKMeans(k, random_state=0).fit(X), probkm.cluster, KM_PHASES)
+            ph_g = timed_phases(lambda: probkm.SphericalGMM(k, random_state=0).fit(X), probkm.estimators.spherical_gmm, GMM_PHASES)
+            ph_k = timed_phases(lambda: probkm.AnnealedKMeans(k, random_state=0).fit(X), probkm.estimators.annealed_kmeans, KM_PHASES)
             phase_rows.append((dim, k, "", ph_g, ph_k))
             sub_rows.append((dim, k, candidate_substeps(X, k)))
 

@@ -2,13 +2,13 @@
 
 Same data (a shared-sigma mixture, K=5, D=2 by default), same priors (Dirichlet(1) weights,
 Normal(data mean, data sd) means, HalfNormal(pooled sd) sigma, from
-``probkm.models.data_prior_defaults``), same settings (2 chains x (500 warmup + 500 draws),
+``probkm.core.models.data_prior_defaults``), same settings (2 chains x (500 warmup + 500 draws),
 target accept 0.8, every chain started at probkm's MAP point):
 
-* ``probkm``: ``probkm.models.spherical_gmm``; ``textbook NumPyro``:
+* ``probkm``: ``probkm.core.models.spherical_gmm``; ``textbook NumPyro``:
   ``dist.MixtureSameFamily(dist.Categorical(w), dist.MultivariateNormal(locs, scale_tril=sigma * I))``
   observed in a plate;
-* ``fit_nuts``: both models through ``probkm.infer.fit_nuts`` (:mod:`probkm.nuts`: NumPyro's own
+* ``fit_nuts``: both models through ``probkm.inference.nuts.fit_nuts`` (:mod:`probkm.inference.nuts`: NumPyro's own
   ``hmc`` kernel and adaptation in one kept, jitted ``lax.scan``), first call (compiles) and
   second call with a new key (warm: no compilation);
 * ``MCMC.run``: both models through ``MCMC(NUTS(model)).run``, as a NumPyro user writes it; it
@@ -26,7 +26,7 @@ threads on the shared 2-core machine, each value-and-gradient of the textbook mo
 at N=1e3 instead of ~0.1 ms.
 
 Effective samples: the minimum bulk ESS (ArviZ) over every scalar of ``weights``, ``means``
-and ``sigma`` after relabelling each draw to the MAP means (``probkm.relabel``), divided by the
+and ``sigma`` after relabelling each draw to the MAP means (``probkm.inference.relabel``), divided by the
 wall time of the sampling call including warmup (and compilation, where it compiles). Steps per
 draw is the mean number of leapfrog steps per post-warmup draw (the sampler's work, apart from the
 cost of one gradient).
@@ -157,9 +157,9 @@ def main(argv=None):
     from numpyro.infer.util import initialize_model
 
     import probkm
-    from probkm.infer import fit_nuts
-    from probkm.models import data_prior_defaults, spherical_gmm
-    from probkm.relabel import relabel_samples
+    from probkm.inference.nuts import fit_nuts
+    from probkm.core.models import data_prior_defaults, spherical_gmm
+    from probkm.inference.relabel import relabel_samples
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from bench_fit import make_data
@@ -327,7 +327,7 @@ def main(argv=None):
         print(f"| {n} | probkm fit_nuts, 2nd call / textbook NumPyro through fit_nuts, 2nd call (same driver, warm) | {warm_p / warm_t:.2f} | >= 2 |")
         print(f"| {n} | probkm fit_nuts, 2nd call / textbook NumPyro MCMC.run | {warm_p / mcmc_t:.2f} | >= 2 |")
         print(f"| {n} | probkm fit_nuts, 1st call / textbook NumPyro MCMC.run (both compile) | {first_p / mcmc_t:.2f} | >= 2 |")
-        print(f"| {n} | probkm fit_nuts, 2nd call / probkm model through MCMC.run (fit_nuts before probkm.nuts) | {warm_p / mcmc_p:.2f} | - |")
+        print(f"| {n} | probkm fit_nuts, 2nd call / probkm model through MCMC.run (fit_nuts before probkm.inference.nuts) | {warm_p / mcmc_p:.2f} | - |")
         if ("PyMC", "warm") in rate:
             warm_pm = rate[("PyMC", "warm")]
             print(f"| {n} | probkm fit_nuts, 1st call / PyMC | {first_p / warm_pm:.2f} | >= 5 |")

@@ -6,10 +6,10 @@ first fit, the second fit, and how the first fit's time splits between JAX traci
 and XLA compilation (``jax.monitoring`` durations) and the rest. ``--repeats`` fresh processes,
 median. With ``--persistent-cache`` a second set of processes runs with JAX's persistent
 compilation cache in a temporary folder, filled by one process first (the first fit then loads
-compiled code from disk instead of compiling), as ``probkm.compilation_cache.enable_compilation_cache``
+compiled code from disk instead of compiling), as ``probkm.inference.compilation_cache.enable_compilation_cache``
 sets it up and the ``probkm`` command uses it. Each process gets its own string-hash seed: probkm's
 graphs do not depend on it (NumPyro's ``Trace_ELBO`` built its terms in ``set`` order, so before
-``probkm.infer._SortedTraceELBO`` the MAP's graph, and its cache key, changed from one process to
+``probkm.inference.map._SortedTraceELBO`` the MAP's graph, and its cache key, changed from one process to
 the next).
 
 Target 6, memory: a fresh process per (estimator, N) (D=2, K=5) builds the data with NumPy
@@ -87,7 +87,7 @@ import json, os, resource, sys, time, warnings
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 import jax
 import numpy as np
-import probkm, probkm.cluster, probkm.mixture
+import probkm, probkm.estimators.annealed_kmeans, probkm.estimators.spherical_gmm
 warnings.filterwarnings("ignore")
 n, k, d = {n}, {k}, {d}
 rng = np.random.default_rng(0)
@@ -102,8 +102,8 @@ def wrap(module, name):
         steps.append((name, kib()))
         return out
     setattr(module, name, recorded)
-for module, names in ((probkm.mixture, ("kmeans_candidates", "map_starts", "negative_log_joint", "fit_map")),
-                      (probkm.cluster, ("kmeans_candidates", "nearest_centroid", "kmeans_objective_pointwise", "_log_sigma_laplace", "cluster_critical_temperatures"))):
+for module, names in ((probkm.estimators.spherical_gmm, ("kmeans_candidates", "map_starts", "negative_log_joint", "fit_map")),
+                      (probkm.estimators.annealed_kmeans, ("kmeans_candidates", "nearest_centroid", "kmeans_objective_pointwise", "_log_sigma_laplace", "cluster_critical_temperatures"))):
     for name in names:
         wrap(module, name)
 base = kib()

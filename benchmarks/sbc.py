@@ -21,8 +21,8 @@ import time
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-from probkm.calibration import LABELINGS, plot_sbc_ranks, simulation_based_calibration  # noqa: E402
-from probkm.outputs import prepare_output_dir, write_figure, write_text  # noqa: E402
+from probkm.studies.calibration import LABELINGS, plot_sbc_ranks, simulation_based_calibration  # noqa: E402
+from probkm.reporting.outputs import prepare_output_dir, write_figure, write_text  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -5,13 +5,20 @@ zero-temperature limit is k-means, MAP (SVI) and NUTS inference ending in ArviZ
 ``InferenceData``, and generation of new data from the posterior predictive.
 """
 
-from probkm.cluster import AnnealedKMeans as AnnealedKMeans
-from probkm.cluster import from_sklearn as from_sklearn
-from probkm.mixture import SphericalGMM as SphericalGMM
-from probkm.models import annealed_gmm as annealed_gmm
-from probkm.persistence import load as load
-from probkm.models import kmeans_objective_model as kmeans_objective_model
-from probkm.models import spherical_gmm as spherical_gmm
+import sys
+
+from probkm._moved import MovedModuleFinder
+from probkm.core.models import annealed_gmm as annealed_gmm
+from probkm.core.models import kmeans_objective_model as kmeans_objective_model
+from probkm.core.models import spherical_gmm as spherical_gmm
+from probkm.estimators.annealed_kmeans import AnnealedKMeans as AnnealedKMeans
+from probkm.estimators.annealed_kmeans import from_sklearn as from_sklearn
+from probkm.estimators.loading import load as load
+from probkm.estimators.spherical_gmm import SphericalGMM as SphericalGMM
+
+# the flat module paths of earlier versions (probkm.infer, probkm.data, ...) still import
+if not any(isinstance(finder, MovedModuleFinder) for finder in sys.meta_path):
+    sys.meta_path.append(MovedModuleFinder())
 
 __version__ = "0.1.0"
 

@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import probkm  # noqa: E402
-from probkm.likelihood import sample_mixture  # noqa: E402
+from probkm.core.likelihood import sample_mixture  # noqa: E402
 
 
 def draw_mixture(seed: int, *, n_obs=2000, n_clusters=4, n_dim=3, sigma=0.7, spread=4.0):

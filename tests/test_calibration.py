@@ -13,18 +13,20 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from probkm.calibration import (
+from probkm.studies.calibration import simulation_based_calibration
+from probkm.studies.sbc_ranks import (
     SBCResult,
     _uniform_bin_probabilities,
     default_n_bins,
     plot_sbc_ranks,
     rank_uniformity_test,
     sbc_ranks,
-    simulation_based_calibration,
 )
 
 SMALL = dict(n_obs=40, n_components=2, n_dim=2, num_warmup=300, num_samples=300, thin=3)
-N_SIMULATIONS = 40
+# 80 simulations: at 40 a correct sampler failed the family-wise 1% test on one scalar
+# (p = 0.0006 for means[1,0]) for this seed; at 80 it passed for this seed and another
+N_SIMULATIONS = 80
 SEED = 20240607
 
 
@@ -163,9 +165,9 @@ def test_benchmark_script_writes_json_and_png(tmp_path):
 
 
 def test_invalid_settings_are_rejected():
-    with pytest.raises(ValueError, match="num_samples must be >= thin"):
+    with pytest.raises(ValueError, match="num_samples >= thin; got n_obs=10, n_components=2, num_samples=5, thin=10"):
         simulation_based_calibration(2, n_obs=10, n_components=2, n_dim=1, num_warmup=10, num_samples=5, thin=10, random_state=0)
-    with pytest.raises(ValueError, match="labeling"):
+    with pytest.raises(ValueError, match="labeling must be one of 'truth', 'sorted'; got 'hungarian'"):
         simulation_based_calibration(2, n_obs=10, n_components=2, n_dim=1, num_warmup=10, num_samples=10, thin=1, random_state=0, labeling="hungarian")
     with pytest.raises(ValueError, match="prior accepts only"):
         simulation_based_calibration(2, n_obs=10, n_components=2, n_dim=1, num_warmup=10, num_samples=10, thin=1, random_state=0, prior={"sigma": 1})

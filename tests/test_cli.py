@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -8,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from probkm.cli import main
+from probkm.cli.commands import main
 
 # tiny NUTS runs: their convergence warnings are expected, and tested in test_convergence.py
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -22,12 +23,33 @@ RUN_FILES = {
 }
 
 
+def unexpected_warnings(stderr: str) -> list[str]:
+    """Python warnings printed in ``stderr``, less ArviZ's daily notice on import
+    (a ``FutureWarning`` whose message starts "ArviZ is undergoing a major refactor")."""
+    found = []
+    for match in re.finditer(r"\b(\w*Warning): ", stderr):
+        message = stderr[match.end() :].lstrip()
+        if not (match.group(1) == "FutureWarning" and message.startswith("ArviZ is undergoing a major refactor")):
+            found.append(stderr[match.start() : match.end() + 300])
+    return found
+
+
+def test_unexpected_warnings_keeps_all_but_the_arviz_notice():
+    arviz = "/site-packages/arviz/__init__.py:51: FutureWarning: \nArviZ is undergoing a major refactor to improve\n  warn(\n"
+    ours = "/probkm/estimators/spherical_gmm.py:9: ConvergenceWarning: sigma collapsed to 0\n"
+    future = "/x.py:3: FutureWarning: this argument will change\n"
+    assert unexpected_warnings("[probkm 0.2s] writing\n" + arviz) == []
+    assert [w.split(":")[0] for w in unexpected_warnings(arviz + ours + future)] == ["ConvergenceWarning", "FutureWarning"]
+
+
 @pytest.mark.slow
 def test_probkm_run_without_arguments_through_the_entry_point(tmp_path):
     exe = shutil.which("probkm", path=str(Path(sys.executable).parent)) or shutil.which("probkm")
     assert exe, "the probkm entry point is not installed"
-    run = subprocess.run([exe, "run"], cwd=tmp_path, capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}  # Python's default filters
+    run = subprocess.run([exe, "run"], cwd=tmp_path, capture_output=True, text=True, timeout=900, env=env)
     assert run.returncode == 0, run.stderr[-3000:]
+    assert not unexpected_warnings(run.stderr), unexpected_warnings(run.stderr)
     out = tmp_path / "probkm-output"
     assert str(out) in run.stdout  # it names the folder on screen
     assert RUN_FILES <= {p.name for p in out.iterdir()}
@@ -102,3 +124,17 @@ def test_help_lists_every_command(capsys):
     text = capsys.readouterr().out
     for command in ("run", "fit", "generate", "identifiability"):
         assert command in text
+
+
+@pytest.mark.parametrize("bug", [KeyError("means"), ValueError("operands could not be broadcast"), TypeError("unhashable type")])
+def test_a_bug_keeps_its_traceback_rather_than_reading_as_a_user_error(monkeypatch, tmp_path, capsys, bug):
+    """Only the user's mistakes (probkm's InputError, missing files) become a one-line error."""
+    import probkm.cli.commands as cli
+
+    def broken(args, say):
+        raise bug
+
+    monkeypatch.setattr(cli, "_cmd_run", broken)
+    with pytest.raises(type(bug)):
+        cli.main(["run", "--out", str(tmp_path / "o"), "--quiet"])
+    assert "error:" not in capsys.readouterr().err

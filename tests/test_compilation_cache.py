@@ -1,6 +1,6 @@
 import jax
 
-from probkm.compilation_cache import default_cache_dir, enable_compilation_cache
+from probkm.inference.compilation_cache import default_cache_dir, enable_compilation_cache
 
 
 def test_default_folder_follows_the_environment(monkeypatch, tmp_path):

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from probkm.cli import main
-from probkm.config import DEFAULT_CONFIG, ConfigError, config_to_yaml, load_config
+from probkm.cli.commands import main
+from probkm.cli.config import DEFAULT_CONFIG, ConfigError, config_to_yaml, load_config
 
 # tiny NUTS runs: their convergence warnings are expected, and tested in test_convergence.py
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -33,11 +33,11 @@ def test_every_config_runs_in_a_small_setting(path, tmp_path):
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("mcmc:\n  num_chains: 0\n", "mcmc.num_chains must be > 0; got 0."),
+        ("mcmc:\n  num_chains: 0\n", "mcmc.num_chains must be an int >= 1; got 0."),
         ("mcmc:\n  num_chians: 2\n", "unknown key mcmc.num_chians; allowed keys under mcmc: enabled, num_warmup, num_samples, num_chains."),
-        ("model:\n  sigma_prior: cauchy\n", "model.sigma_prior must be one of halfnormal, lognormal, invgamma; got 'cauchy'."),
-        ("data:\n  n_samples: many\n", "data.n_samples must be an int; got 'many'."),
-        ("map:\n  enabled: 3\n", "map.enabled must be true or false; got 3."),
+        ("model:\n  sigma_prior: cauchy\n", "model.sigma_prior must be one of 'halfnormal', 'lognormal', 'invgamma'; got 'cauchy'."),
+        ("data:\n  n_samples: many\n", "data.n_samples must be an int >= 1; got 'many' of type str."),
+        ("map:\n  enabled: 3\n", "map.enabled must be true or false; got 3 of type int."),
         ("outputs: x\n", "unknown key outputs; allowed keys: data, model, map, mcmc, kmeans, generate, identifiability, output, seed."),
         ("- 1\n- 2\n", "the file must be a mapping of keys to values"),
         ("mcmc: [1\n", "not valid YAML"),
@@ -63,4 +63,4 @@ def test_bad_config_exits_with_a_message(tmp_path, capsys):
     path = tmp_path / "bad.yaml"
     path.write_text("seed: -1\n")
     assert main(["run", str(path), "--out", str(tmp_path / "o")]) == 1
-    assert f"{path}: seed must be >= 0; got -1." in capsys.readouterr().err
+    assert f"{path}: seed must be an int >= 0; got -1." in capsys.readouterr().err

@@ -5,7 +5,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 import probkm
-from probkm.convergence import check_degenerate, check_losses, check_nuts
+from probkm.inference.convergence import check_degenerate, check_losses, check_nuts
 
 
 def test_short_nuts_run_warns_about_effective_sample_size(separated_blobs):

@@ -1,4 +1,4 @@
-"""probkm.diagnostics on hand-built InferenceData (no sampling).
+"""probkm.studies.diagnostics on hand-built InferenceData (no sampling).
 
 The toy posterior has two parameters with known answers: ``theta`` is a conjugate normal
 whose posterior the data dominates (prior N(0, 1), posterior N(1, 0.1^2)), and ``phi``
@@ -8,9 +8,10 @@ does not enter the likelihood, so its posterior is its prior N(0, 1).
 import arviz as az
 import numpy as np
 import pytest
+from scipy import stats
 from scipy.stats import norm
 
-from probkm.diagnostics import (
+from probkm.studies.diagnostics import (
     count_divergences,
     model_summary,
     parameter_summary,
@@ -46,6 +47,24 @@ def toy_idata(dtype=np.float64, seed=0, n_draws=N_DRAWS):
     )
     idata.add_groups(log_prior=az.dict_to_dataset({k: v.astype(dtype) for k, v in log_prior.items()}))
     return idata
+
+
+def rank_normalized_rhat(draws):
+    """Rank-normalised split R-hat of one ``(chain, draw)`` array (Vehtari et al. 2021, eqs. 4-5), in NumPy."""
+    half = draws.shape[1] // 2
+    split = np.concatenate([draws[:, :half], draws[:, -half:]])
+
+    def z_scale(a):
+        ranks = stats.rankdata(a, method="average").reshape(a.shape)
+        return norm.ppf((ranks - 3 / 8) / (a.size + 1 / 4))
+
+    def rhat(a):
+        n = a.shape[1]
+        between = n * a.mean(axis=1).var(ddof=1)
+        within = a.var(axis=1, ddof=1).mean()
+        return np.sqrt((between / within + n - 1) / n)
+
+    return max(rhat(z_scale(split)), rhat(z_scale(np.abs(split - np.median(split)))))
 
 
 @pytest.fixture(scope="module")
@@ -101,11 +120,18 @@ def test_verdict_follows_priorsense(prior, likelihood, verdict):
 
 def test_summary_reports_the_worst_element(idata):
     summary = parameter_summary(idata, "vec")
-    assert summary["worst_element"]["contraction"] in ([0], [2])
+    draws = idata.posterior["vec"].values
+    contraction = 1.0 - draws.reshape(-1, 3).var(axis=0) / idata.prior["vec"].values.reshape(-1, 3).var(axis=0)
+    lowest = int(np.argmin(contraction))
+    assert summary["worst_element"]["contraction"] == [lowest]
+    assert summary["posterior_median"] == pytest.approx(np.median(draws[..., lowest]))
+    assert summary["posterior_sd"] == pytest.approx(np.std(draws[..., lowest]))
     assert summary["contraction"] == pytest.approx(float(posterior_contraction(idata, "vec").min()))
     assert summary["likelihood_sensitivity"] < 0.02  # a prior-only element
     assert summary["verdict"] == "weak likelihood"
-    assert summary["worst_element"]["r_hat"] in ([0], [1], [2])
+    r_hat = np.array([rank_normalized_rhat(draws[..., j]) for j in range(3)])
+    assert summary["worst_element"]["r_hat"] == [int(np.argmax(r_hat))]
+    assert summary["r_hat"] == pytest.approx(r_hat.max(), rel=1e-12)
     scalar = parameter_summary(idata, "theta")
     assert scalar["worst_element"]["contraction"] == []
     assert scalar["verdict"] == "none"

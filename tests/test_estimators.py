@@ -2,6 +2,7 @@ import re
 
 import numpy as np
 import pytest
+from scipy import special, stats
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
@@ -76,7 +77,20 @@ def test_gmm_predict_proba_rows_sum_to_one(map_fit, mixture_data):
 def test_gmm_score_is_mean_of_score_samples(map_fit, mixture_data):
     X = mixture_data[0]
     assert map_fit.score(X) == pytest.approx(map_fit.score_samples(X).mean(), rel=1e-6)
-    assert map_fit.bic(X) > map_fit.aic(X)  # log(2000) > 2
+
+
+def test_gmm_bic_and_aic_match_an_independent_computation(map_fit, mixture_data):
+    """``-2 log L + p log N`` and ``-2 log L + 2 p``, with ``log L`` of the fitted point in float64
+    and ``p = (K - 1) + K D + 1`` (weights on the simplex, the means, one shared sigma)."""
+    X = mixture_data[0]
+    n_obs, n_dim = X.shape
+    weights, means, sigma = map_fit.weights_, map_fit.means_, map_fit.sigma_
+    n_components = len(weights)
+    log_lik = special.logsumexp(np.log(weights) + stats.norm.logpdf(X[:, None, :], means[None], sigma).sum(-1), axis=-1).sum()
+    n_parameters = (n_components - 1) + n_components * n_dim + 1
+    # float32 evaluation of about -8000 is good to ~1e-6 relative; one parameter more or less moves BIC by log N ~ 7.6 and AIC by 2
+    assert map_fit.bic(X) == pytest.approx(-2 * log_lik + n_parameters * np.log(n_obs), abs=0.2)
+    assert map_fit.aic(X) == pytest.approx(-2 * log_lik + 2 * n_parameters, abs=0.2)
 
 
 BAD_INPUT = [
@@ -117,7 +131,10 @@ def test_fewer_points_than_clusters_message():
         (probkm.AnnealedKMeans(2, sigma_prior="cauchy"), ValueError, "sigma_prior must be one of 'halfnormal', 'lognormal', 'invgamma'; got 'cauchy'."),
         (probkm.SphericalGMM(2, inference="vi"), ValueError, "inference must be one of 'map', 'mcmc'; got 'vi'."),
         (probkm.SphericalGMM(2, num_chains=0), ValueError, "num_chains must be an int >= 1; got 0."),
-        (probkm.SphericalGMM(2, sigma_scale=-1.0), ValueError, "sigma_scale must be a finite float > 0; got -1.0."),
+        (probkm.SphericalGMM(2, sigma_scale=-1.0), ValueError, "sigma_scale must be None or a finite number > 0; got -1.0."),
+        (probkm.SphericalGMM(2, target_accept_prob=1.0), ValueError, "target_accept_prob must be a number in (0, 1); got 1.0."),
+        (probkm.AnnealedKMeans(2, t_min=0.7), ValueError, "t_min must be a number in (0, 0.5) (below the first critical temperature, or no cluster ever splits); got 0.7."),
+        (probkm.AnnealedKMeans(2, max_iter=True), TypeError, "max_iter must be an int >= 1; got True of type bool."),
     ],
 )
 def test_bad_parameters_name_the_problem(est, error, message):
@@ -152,7 +169,7 @@ def test_lists_and_integer_data_are_accepted():
 REPRO_SCRIPT = """
 import collections, sys
 import jax, jax.monitoring
-from probkm.compilation_cache import enable_compilation_cache
+from probkm.inference.compilation_cache import enable_compilation_cache
 enable_compilation_cache(sys.argv[1])
 events = collections.Counter()
 jax.monitoring.register_event_listener(lambda name, **kw: events.update([name]))

@@ -3,7 +3,7 @@ import pytest
 from scipy.stats import energy_distance as scipy_energy
 
 import probkm
-from probkm.metrics import energy_distance, split_half_energy
+from probkm.studies.metrics import energy_distance, split_half_energy
 from tests.conftest import draw_mixture
 
 # The mean energy distance between generated and held-out data (5 generated replicates) must

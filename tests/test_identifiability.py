@@ -15,17 +15,13 @@ import jax
 import numpy as np
 import pytest
 
-from probkm.config import ConfigError
-from probkm.diagnostics import fixed_sigma_centroids, sigma_profile
-from probkm.identifiability import (
-    SETTINGS,
-    load_identifiability_config,
-    make_default_data,
-    run_identifiability,
-    write_identifiability,
-)
-from probkm.kmeans import kmeans_candidates
-from probkm.likelihood import kmeans_objective_pointwise
+from probkm.algorithms.annealing import fixed_sigma_centroids
+from probkm.cli.config import ConfigError, load_identifiability_config
+from probkm.studies.diagnostics import sigma_profile
+from probkm.studies.identifiability import SETTINGS, make_default_data, run_identifiability
+from probkm.studies.identifiability_report import write_identifiability
+from probkm.algorithms.kmeans import kmeans_candidates
+from probkm.core.likelihood import kmeans_objective_pointwise
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "identifiability.yaml"
@@ -193,8 +189,8 @@ def test_fixed_sigma_centroids_are_the_kmeans_fixed_point_at_low_temperature():
     [
         ({"temperatures": (0.5, 0.0)}, ValueError, "temperatures must be a non-empty list of numbers in (0, 1]; got (0.5, 0.0)"),
         ({"num_chains": 0}, ValueError, "num_chains must be an int >= 1; got 0"),
-        ({"num_samples": 10.0}, TypeError, "num_samples must be an int (an int >= 1); got 10.0 of type float"),
-        ({"sigma_prior": "cauchy"}, ValueError, "sigma_prior must be one of halfnormal, lognormal, invgamma; got 'cauchy'"),
+        ({"num_samples": 10.0}, TypeError, "num_samples must be an int >= 1; got 10.0 of type float"),
+        ({"sigma_prior": "cauchy"}, ValueError, "sigma_prior must be one of 'halfnormal', 'lognormal', 'invgamma'; got 'cauchy'"),
         ({"sigma_grid": (1.0,)}, ValueError, "sigma_grid must be a list of at least 2 finite numbers > 0; got (1.0,)"),
         ({"X": np.zeros(5)}, ValueError, "X must have shape (n_samples, n_features); got 1-D shape (5,)"),
     ],
@@ -219,10 +215,10 @@ def test_config_file_loads_and_matches_the_defaults():
     ("text", "message"),
     [
         ("num_chains: 2\nnum_chainz: 4\n", "unknown key 'num_chainz' (given 4); allowed keys: "),
-        ("num_samples: many\n", "num_samples must be an int (an int >= 1); got 'many' of type str"),
-        ("tau: -1\n", "tau must be a number > 0; got -1.0"),
-        ("t_min: 1e-3\n", "t_min must be a number (a number in (0, 0.5)); got '1e-3' of type str. (YAML reads 1e-3 as text"),
-        ("temperatures: 0.1\n", "temperatures must be a list of numbers (a non-empty list of numbers in (0, 1]); got 0.1"),
+        ("num_samples: many\n", "num_samples must be an int >= 1; got 'many' of type str"),
+        ("tau: -1\n", "tau must be a finite number > 0; got -1."),
+        ("t_min: 1e-3\n", "t_min must be a number in (0, 0.5); got '1e-3' of type str. (YAML reads 1e-3 as text"),
+        ("temperatures: 0.1\n", "temperatures must be a non-empty list of numbers in (0, 1]; got 0.1 of type float"),
         ("output: 3\n", "output must be a non-empty string (a folder); got 3"),
         ("- 1\n- 2\n", "the file must be a mapping of setting names to values; got [1, 2]"),
         ("tau: [1\n", "not valid YAML"),

@@ -46,7 +46,7 @@ def test_nuts_recovers_the_truth(nuts_fit, separated_blobs):
     assert nuts_fit.sigma_ == pytest.approx(1.0, rel=0.1)
     assert np.abs(np.sort(nuts_fit.means_, axis=0) - np.sort(means, axis=0)).max() < 0.3
     # the log-likelihood group is the marginal pointwise log density at each draw
-    from probkm.likelihood import mixture_log_likelihood
+    from probkm.core.likelihood import mixture_log_likelihood
 
     post = nuts_fit.idata_.posterior
     first = mixture_log_likelihood(

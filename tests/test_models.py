@@ -5,9 +5,9 @@ import pytest
 from numpyro import handlers
 from numpyro.infer import Predictive
 from numpyro.infer.util import log_likelihood
-from scipy import stats
+from scipy import special, stats
 
-from probkm.models import (
+from probkm.core.models import (
     annealed_gmm,
     data_prior_defaults,
     kmeans_objective_model,
@@ -53,10 +53,32 @@ def test_simulation_without_prior_settings_is_an_error():
         trace(spherical_gmm, None, n_components=3, shape=(5, 2))
 
 
-def test_annealed_at_t1_is_the_mixture_site_for_site():
-    gmm = log_likelihood(spherical_gmm, {k: v[None] for k, v in PARAMS.items()}, X, n_components=3)["x"]
-    annealed = log_likelihood(annealed_gmm, {k: v[None] for k, v in PARAMS.items()}, X, n_components=3, temperature=1.0)["x"]
-    np.testing.assert_array_equal(np.asarray(gmm), np.asarray(annealed))
+def _numpy_scores():
+    """``a_ik = log w_k + sum_d log N(x_id | mu_kd, sigma^2)`` in float64 NumPy, shape ``(n_obs, K)``."""
+    x, means = np.asarray(X, dtype=np.float64), np.asarray(PARAMS["means"], dtype=np.float64)
+    weights, sigma = np.asarray(PARAMS["weights"], dtype=np.float64), float(PARAMS["sigma"])
+    return np.log(weights) + stats.norm.logpdf(x[:, None, :], means[None], sigma).sum(-1)
+
+
+@pytest.mark.parametrize("model, kwargs", [(spherical_gmm, {}), (annealed_gmm, {"temperature": 1.0})])
+def test_t1_likelihood_is_the_shared_sigma_mixture_density(model, kwargs):
+    ours = log_likelihood(model, {k: v[None] for k, v in PARAMS.items()}, X, n_components=3, **kwargs)["x"]
+    expected = special.logsumexp(_numpy_scores(), axis=-1)
+    np.testing.assert_allclose(np.asarray(ours)[0], expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("temperature", [1e-2, 1e-3, 1e-4])
+def test_low_temperature_likelihood_tends_to_the_classification_likelihood(temperature):
+    """``max_k a_ik <= l_T,i <= max_k a_ik + T log K``: the gap closes as ``T -> 0``."""
+    ours = log_likelihood(annealed_gmm, {k: v[None] for k, v in PARAMS.items()}, X, n_components=3, temperature=temperature)["x"]
+    x, means = np.asarray(X, dtype=np.float64), np.asarray(PARAMS["means"], dtype=np.float64)
+    weights, sigma, n_dim = np.asarray(PARAMS["weights"], dtype=np.float64), float(PARAMS["sigma"]), X.shape[1]
+    d = ((x[:, None, :] - means[None]) ** 2).sum(-1)
+    classification = (np.log(weights) - d / (2 * sigma**2)).max(-1) - 0.5 * n_dim * np.log(2 * np.pi * sigma**2)
+    gap = np.asarray(ours, dtype=np.float64)[0] - classification
+    rounding = 1e-6 * np.abs(classification)  # float32
+    assert np.all(gap >= -rounding)
+    assert np.all(gap <= temperature * np.log(3) + rounding)
 
 
 def test_equal_weight_fixed_sigma_annealed_matches_mixture_with_those_values():

@@ -1,4 +1,4 @@
-"""probkm.nuts: the compiled NUTS driver behind probkm.infer.fit_nuts."""
+"""probkm.inference.nuts: the compiled NUTS driver behind probkm.inference.nuts.fit_nuts."""
 
 import arviz as az
 import jax
@@ -8,8 +8,8 @@ import pytest
 from numpyro.infer import MCMC, NUTS
 from numpyro.infer.initialization import init_to_value
 
-from probkm.infer import fit_nuts
-from probkm.models import annealed_gmm, data_prior_defaults, spherical_gmm
+from probkm.inference.nuts import fit_nuts
+from probkm.core.models import annealed_gmm, data_prior_defaults, spherical_gmm
 from tests.test_scale import run_python
 
 TRUE_MEANS = np.array([[0.0, 0.0], [6.0, 0.0]])
@@ -173,5 +173,5 @@ def test_parallel_chains_on_two_devices_match_sequential():
 
 @pytest.mark.parametrize("chain_method", ["threads", "Sequential", None])
 def test_unknown_chain_method_is_refused(chain_method):
-    with pytest.raises(ValueError, match=r"chain_method must be one of \('sequential', 'vectorized', 'parallel'\); got"):
+    with pytest.raises(ValueError, match="chain_method must be one of 'sequential', 'vectorized', 'parallel'; got"):
         fit_nuts(jax.random.key(0), jnp.asarray(X, jnp.float32), spherical_gmm, chain_method=chain_method, **KWARGS)

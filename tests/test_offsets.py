@@ -14,7 +14,7 @@ from numpyro.infer.util import log_likelihood
 from scipy.special import logsumexp
 
 import probkm
-from probkm.scaling import Scaling
+from probkm.core.scaling import Scaling
 
 OFFSETS = [0.0, 1e4, 1e6, 1e8]
 SCALES = [1e-6, 1e-3, 1.0, 1e3, 1e6]

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from probkm.outputs import OutputExistsError, atomic_write, prepare_output_dir, write_csv, write_text
+from probkm.reporting.outputs import OutputExistsError, atomic_write, prepare_output_dir, write_csv, write_text
 
 
 def test_interrupted_write_leaves_the_previous_file_intact(tmp_path):
@@ -39,3 +39,28 @@ def test_write_csv_round_trips(tmp_path):
     np.testing.assert_allclose(back[:, :2], X, rtol=1e-9)
     np.testing.assert_array_equal(back[:, 2], np.arange(5))
     assert (tmp_path / "g.csv").read_text().splitlines()[0] == "x0,x1,label"
+
+
+@pytest.fixture
+def umask():
+    """Set the process umask for one test, and restore it."""
+    import os
+
+    previous = os.umask(0o022)
+    os.umask(previous)
+    yield lambda mask: os.umask(mask)
+    os.umask(previous)
+
+
+@pytest.mark.parametrize("mask, file_mode, folder_mode", [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700), (0o002, 0o664, 0o775)])
+def test_every_writer_honours_the_umask(tmp_path, umask, kmeans_fit, mask, file_mode, folder_mode):
+    """Atomic writes start from a private temporary file; the result must not stay private."""
+    umask(mask)
+    write_text(tmp_path / "report.md", "text")
+    write_csv(tmp_path / "g.csv", np.zeros((2, 2)))
+    saved = kmeans_fit.save(tmp_path / "model")
+    for path in (tmp_path / "report.md", tmp_path / "g.csv"):
+        assert path.stat().st_mode & 0o777 == file_mode, oct(path.stat().st_mode)
+    assert saved.stat().st_mode & 0o777 == folder_mode, oct(saved.stat().st_mode)
+    for path in saved.iterdir():
+        assert path.stat().st_mode & 0o777 == file_mode, (path.name, oct(path.stat().st_mode))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import probkm
-from probkm import persistence
+from probkm.estimators import persistence
 
 # tiny NUTS runs: their convergence warnings are expected, and tested in test_convergence.py
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 
 @pytest.fixture(scope="module")
 def small():
-    from probkm.data import synthetic_mixture
+    from probkm.datasets import synthetic_mixture
 
     return synthetic_mixture(200, seed=3).X
 

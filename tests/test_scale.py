@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import probkm
-from probkm.data import synthetic_mixture
+from probkm.datasets import synthetic_mixture
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,10 +41,11 @@ def test_minibatches_need_adam():
 
 SHARDED = """
 import json, jax, jax.numpy as jnp, numpy as np
-from probkm.data import synthetic_mixture
-from probkm.infer import fit_map, fit_nuts
-from probkm.models import spherical_gmm, data_prior_defaults
-from probkm.sharding import shard_rows
+from probkm.datasets import synthetic_mixture
+from probkm.inference.map import fit_map
+from probkm.inference.nuts import fit_nuts
+from probkm.core.models import spherical_gmm, data_prior_defaults
+from probkm.inference.sharding import shard_rows
 assert len(jax.devices()) == 2
 X = synthetic_mixture(2000, 3, 2, seed=4).X
 kw = dict(n_components=3, **data_prior_defaults(X))
@@ -69,7 +70,7 @@ def test_sharded_likelihood_matches_one_device():
 
 
 def test_shard_rows_needs_divisible_rows():
-    from probkm.sharding import shard_rows
+    from probkm.inference.sharding import shard_rows
 
     import jax
 
@@ -81,7 +82,7 @@ def test_shard_rows_needs_divisible_rows():
 
 FLOAT64 = """
 import jax, numpy as np
-from probkm.annealing import anneal, geometric_schedule
+from probkm.algorithms.annealing import anneal, geometric_schedule
 import probkm
 X = np.random.default_rng(0).normal(size=(300, 2)) + np.repeat([[0, 0], [5, 5], [0, 8]], 100, axis=0)
 path = anneal(jax.random.key(0), jax.numpy.asarray(X), geometric_schedule(1.0, 1e-12, 40), n_clusters=3)

@@ -1,0 +1,535 @@
+"""Deterministic annealing and Lloyd's algorithm, as pure jitted JAX functions.
+
+Deterministic annealing (DESIGN section 1) maximises the equal-weight annealed likelihood
+``l_T`` in the means at a fixed reference ``sigma`` over a decreasing schedule of
+temperatures, warm-starting each solve from the last. The closed-form fixed point at each
+``T`` is the tempered EM update ``mu_k = sum_i r_ik x_i / sum_i r_ik`` with
+``r = responsibilities(x, 1/K, mu, sigma_ref, T)``. The reference is
+``sigma_ref^2 = 2 lambda_max`` (``lambda_max`` the largest eigenvalue of the data
+covariance), which puts the first critical temperature at ``T_c = lambda_max / sigma_ref^2 = 1/2``:
+a schedule starting at ``T = 1`` (the plain mixture) begins above it, so the result does not
+depend on a random initialisation. The whole schedule is one ``lax.scan`` and compiles once.
+Both fixed-point loops hold their arrays clusters-first, points last
+(:class:`probkm.core.likelihood.Columns`), the layout XLA vectorises well on CPU.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import Array
+
+from probkm.core.likelihood import (
+    Columns,
+    column_distances,
+    columns,
+    scores_from_distances,
+    squared_distances,
+    tempered_softmax,
+)
+
+FIRST_CRITICAL_TEMPERATURE = 0.5
+
+
+class AnnealPath(NamedTuple):
+    """Result of :func:`anneal`.
+
+    Attributes
+    ----------
+    centers : Array, shape (n_clusters, n_dim)
+        Means at the lowest temperature.
+    temperatures : Array, shape (n_temperatures,)
+        The schedule, decreasing.
+    path : Array, shape (n_temperatures, n_clusters, n_dim)
+        Converged means at each temperature.
+    n_iter : Array, shape (n_temperatures,)
+        Fixed-point iterations spent at each temperature.
+    sigma_ref : Array, shape ()
+        Reference sigma, ``sqrt(2 lambda_max)``.
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp, numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> x = jnp.asarray(np.vstack([rng.normal(0.0, 1.0, (20, 2)), rng.normal(8.0, 1.0, (20, 2))]))
+    >>> from probkm.algorithms.annealing import anneal, geometric_schedule
+    >>> result = anneal(jax.random.key(0), x, geometric_schedule(1.0, 0.01, 10), n_clusters=2)
+    >>> result.centers.shape, result.temperatures.shape, result.path.shape, result.n_iter.shape
+    ((2, 2), (10,), (10, 2, 2), (10,))
+    """
+
+    centers: Array
+    temperatures: Array
+    path: Array
+    n_iter: Array
+    sigma_ref: Array
+
+
+class LloydResult(NamedTuple):
+    """Result of :func:`lloyd`.
+
+    Attributes
+    ----------
+    centers : Array, shape (K, D)
+        Final centroids.
+    labels : Array of int32, shape (N,)
+        Nearest-centroid labels.
+    inertia : Array, shape ()
+        The k-means objective ``J`` of ``centers``.
+    n_iter : Array, shape ()
+        Lloyd updates run.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from probkm.algorithms.annealing import lloyd
+    >>> x = jnp.array([[0.0, 0.0], [1.0, 0.0], [9.0, 0.0], [10.0, 0.0]])
+    >>> result = lloyd(x, x[:2])
+    >>> result.centers.tolist(), result.labels.tolist(), float(result.inertia)
+    ([[0.5, 0.0], [9.5, 0.0]], [0, 0, 1, 1], 1.0)
+    """
+
+    centers: Array
+    labels: Array
+    inertia: Array
+    n_iter: Array
+
+
+def geometric_schedule(t_max: float, t_min: float, n_temperatures: int) -> Array:
+    """``n_temperatures`` temperatures from ``t_max`` down to ``t_min``, evenly spaced in log.
+
+    Parameters
+    ----------
+    t_max, t_min : float
+        The first and last temperature.
+    n_temperatures : int
+        Length of the schedule.
+
+    Returns
+    -------
+    Array, shape (n_temperatures,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from probkm.algorithms.annealing import geometric_schedule
+    >>> np.asarray(geometric_schedule(1.0, 0.01, 3), float).round(4).tolist()
+    [1.0, 0.1, 0.01]
+    """
+    return jnp.geomspace(t_max, t_min, n_temperatures)
+
+
+def largest_covariance_eigenvalue(x: Array, weights: Array | None = None) -> Array:
+    """``lambda_max``, the largest eigenvalue of the covariance of ``x``.
+
+    Parameters
+    ----------
+    x : Array, shape (N, D)
+        Data.
+    weights : Array, shape (N,), optional
+        Non-negative weights of the points (normalised here); equal by default.
+
+    Returns
+    -------
+    Array, shape ()
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from probkm.algorithms.annealing import largest_covariance_eigenvalue
+    >>> x = jnp.array([[0.0, 0.0], [2.0, 0.0], [10.0, 10.0]])
+    >>> round(float(largest_covariance_eigenvalue(x, jnp.array([1.0, 1.0, 0.0]))), 4)  # first two points
+    1.0
+    """
+    w = jnp.ones(x.shape[0], x.dtype) if weights is None else weights
+    w = w / jnp.sum(w)
+    centred = x - w @ x
+    cov = (centred * w[:, None]).T @ centred
+    return jnp.linalg.eigvalsh(cov)[-1]
+
+
+def weighted_means(x: Array, resp: Array, previous: Array) -> Array:
+    """``sum_i r_ki x_i / sum_i r_ki``; a component with no mass keeps its previous mean.
+
+    Parameters
+    ----------
+    x : Array, shape (n_obs, n_dim)
+        Data.
+    resp : Array, shape (n_clusters, n_obs)
+        Responsibilities (or one-hot assignments), clusters first.
+    previous : Array, shape (n_clusters, n_dim)
+        The means they replace.
+
+    Returns
+    -------
+    Array, shape (n_clusters, n_dim)
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from probkm.algorithms.annealing import weighted_means
+    >>> x, resp = jnp.array([[0.0], [2.0], [10.0]]), jnp.array([[1.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
+    >>> weighted_means(x, resp, jnp.array([[5.0], [7.0]])).tolist()  # cluster 1 is empty
+    [[1.0], [7.0]]
+    """
+    mass = jnp.sum(resp, axis=1)
+    means = (resp @ x) / jnp.maximum(mass, 1e-30)[:, None]
+    return jnp.where(mass[:, None] > 0, means, previous)
+
+
+def tempered_em_step(x: Array, data: Columns, means: Array, log_weights: Array, sigma: Array, temperature: Array) -> Array:
+    """One tempered EM update ``mu_k = sum_i r_ik x_i / sum_i r_ik``, ``r = softmax_k(a_ik / T)``.
+
+    The fixed point of the annealed likelihood ``l_T`` in the means, with the weights and
+    ``sigma`` held.
+
+    Parameters
+    ----------
+    x : Array, shape (n_obs, n_dim)
+        Data.
+    data : Columns
+        ``x`` in the :class:`~probkm.core.likelihood.Columns` layout.
+    means : Array, shape (n_clusters, n_dim)
+        Current means.
+    log_weights : Array, shape (n_clusters, 1)
+        Log mixture weights.
+    sigma : Array, shape ()
+        Shared standard deviation.
+    temperature : Array, shape ()
+        ``T > 0``.
+
+    Returns
+    -------
+    Array, shape (n_clusters, n_dim)
+        The updated means.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp, numpy as np
+    >>> from probkm.algorithms.annealing import tempered_em_step
+    >>> from probkm.core.likelihood import columns
+    >>> x = jnp.array([[0.0, 0.0], [1.0, 0.0], [9.0, 0.0], [10.0, 0.0]])
+    >>> new = tempered_em_step(x, columns(x), x[jnp.array([1, 2])], jnp.log(jnp.full((2, 1), 0.5)), 1.0, 1.0)
+    >>> np.asarray(new, float).round(2).tolist()
+    [[0.5, 0.0], [9.5, 0.0]]
+    """
+    scores = scores_from_distances(column_distances(data, means), log_weights, sigma)
+    return weighted_means(x, tempered_softmax(scores, temperature, axis=0), means)
+
+
+@partial(jax.jit, static_argnames=("num_iter",))
+def fixed_sigma_centroids(x: Array, start: Array, sigma_values: Array, temperatures: Array, *, num_iter: int = 300) -> Array:
+    """Equal-weight annealed maximum-likelihood means with sigma *fixed*, for every (T, sigma) pair.
+
+    ``num_iter`` :func:`tempered_em_step` updates from ``start`` (no prior on the means, whose
+    pull would scale with sigma^2). One compiled call.
+
+    Parameters
+    ----------
+    x : Array, shape (N, D)
+        Data.
+    start : Array, shape (K, D)
+        Starting means (a k-means solution).
+    sigma_values : Array, shape (S,)
+        The fixed sigmas.
+    temperatures : Array, shape (M,)
+        The temperatures.
+    num_iter : int, default 300
+        Updates per pair (static).
+
+    Returns
+    -------
+    Array, shape (M, S, K, D)
+        Means.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp, numpy as np
+    >>> from probkm.algorithms.annealing import fixed_sigma_centroids
+    >>> x = jnp.array([[0.0, 0.0], [1.0, 0.0], [9.0, 0.0], [10.0, 0.0]])
+    >>> sigmas, temperatures = jnp.array([0.5, 1.0, 2.0]), jnp.array([1.0, 0.1])
+    >>> means = fixed_sigma_centroids(x, x[jnp.array([1, 2])], sigmas, temperatures, num_iter=20)
+    >>> means.shape, np.asarray(means[1, 0], float).round(2).tolist()
+    ((2, 3, 2, 2), [[0.5, 0.0], [9.5, 0.0]])
+    """
+    data = columns(x)
+    log_weights = jnp.full((start.shape[0], 1), -jnp.log(start.shape[0]), x.dtype)
+
+    def solve(temperature, sigma):
+        step = lambda _, means: tempered_em_step(x, data, means, log_weights, sigma, temperature)  # noqa: E731
+        return jax.lax.fori_loop(0, num_iter, step, start)
+
+    per_sigma = jax.vmap(solve, in_axes=(None, 0))
+    return jax.vmap(per_sigma, in_axes=(0, None))(temperatures, sigma_values)
+
+
+@partial(jax.jit, static_argnames=("n_clusters", "max_iter"))
+def anneal(
+    rng_key: Array,
+    x: Array,
+    temperatures: Array,
+    *,
+    n_clusters: int,
+    max_iter: int = 100,
+    tol: float = 1e-5,
+    perturbation: float = 1e-3,
+) -> AnnealPath:
+    """Deterministic annealing of ``n_clusters`` equal-weight means over ``temperatures``.
+
+    Parameters
+    ----------
+    rng_key : Array
+        Key for the symmetry-breaking perturbation added at each temperature.
+    x : Array, shape (n_obs, n_dim)
+        Data.
+    temperatures : Array, shape (n_temperatures,)
+        Decreasing schedule, traced (one compile serves every schedule of the same length).
+    n_clusters : int
+        Number of means (static).
+    max_iter : int, default 100
+        Most fixed-point iterations per temperature (static).
+    tol : float, default 1e-5
+        Stop a temperature once no mean moves more than ``tol * sigma_ref``.
+    perturbation : float, default 1e-3
+        Size of the perturbation, relative to ``sigma_ref``; coincident means can only split
+        if something separates them.
+
+    Returns
+    -------
+    AnnealPath
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp, numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> x = jnp.asarray(np.vstack([rng.normal(0.0, 1.0, (20, 2)), rng.normal(8.0, 1.0, (20, 2))]))
+    >>> from probkm.algorithms.annealing import anneal, geometric_schedule
+    >>> result = anneal(jax.random.key(0), x, geometric_schedule(1.0, 0.01, 10), n_clusters=2)
+    >>> bool(np.allclose(np.sort(result.centers[:, 0]), [0.0, 8.0], atol=1.0))
+    True
+    """
+    center = jnp.mean(x, axis=0)
+    xc = x - center  # work centred so the perturbation is not lost to float rounding
+    data = columns(xc)
+    sigma_ref = jnp.sqrt(2.0 * largest_covariance_eigenvalue(xc))
+    log_weights = jnp.full((n_clusters, 1), -jnp.log(n_clusters), x.dtype)
+    keys = jax.random.split(rng_key, temperatures.shape[0])
+
+    def solve(means, inputs):
+        key, temperature = inputs
+        means = means + perturbation * sigma_ref * jax.random.normal(key, means.shape, means.dtype)
+
+        def body(carry):
+            current, _, it = carry
+            new = tempered_em_step(xc, data, current, log_weights, sigma_ref, temperature)
+            return new, jnp.max(jnp.abs(new - current)), it + 1
+
+        def keep_going(carry):
+            _, shift, it = carry
+            return (shift > tol * sigma_ref) & (it < max_iter)
+
+        means, _, n_iter = jax.lax.while_loop(keep_going, body, (means, jnp.inf, 0))
+        return means, (means, n_iter)
+
+    start = jnp.zeros((n_clusters, x.shape[1]), x.dtype)
+    final, (path, n_iter) = jax.lax.scan(solve, start, (keys, temperatures))
+    return AnnealPath(final + center, temperatures, path + center, n_iter, sigma_ref)
+
+
+@partial(jax.jit, static_argnames=("max_iter",))
+def lloyd(x: Array, centers: Array, *, max_iter: int = 300, tol: float = 0.0) -> LloydResult:
+    """Lloyd's algorithm (the ``T = 0`` limit of the annealed fixed point) from ``centers``.
+
+    Stops when the inertia stops decreasing by more than ``tol`` (relative) or after
+    ``max_iter`` updates. An empty cluster keeps its previous centroid.
+
+    Parameters
+    ----------
+    x : Array, shape (N, D)
+        Data.
+    centers : Array, shape (K, D)
+        Starting centroids.
+    max_iter : int, default 300
+        Most updates (static).
+    tol : float, default 0.0
+        Relative decrease of the inertia below which it stops.
+
+    Returns
+    -------
+    LloydResult
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp, numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> x = jnp.asarray(np.vstack([rng.normal(0.0, 1.0, (20, 2)), rng.normal(8.0, 1.0, (20, 2))]))
+    >>> from probkm.algorithms.annealing import lloyd
+    >>> result = lloyd(x, x[jnp.array([0, 20])])
+    >>> bool((result.labels == np.repeat([0, 1], 20)).all())
+    True
+    """
+    data = columns(x)
+    clusters = jnp.arange(centers.shape[0])[:, None]
+
+    def body(carry):
+        # one distance pass gives both the inertia of the current centres (for the stopping
+        # rule) and their assignments (for the update)
+        current, inertia, _, it = carry
+        dist = column_distances(data, current)
+        assigned = (jnp.argmin(dist, axis=0)[None, :] == clusters).astype(x.dtype)
+        return weighted_means(x, assigned, current), jnp.sum(jnp.min(dist, axis=0)), inertia, it + 1
+
+    def keep_going(carry):
+        _, inertia, previous, it = carry
+        return (inertia < previous * (1.0 - tol)) & (it <= max_iter)
+
+    # the first pass only measures the start, so it is not counted as an update
+    init = (centers, jnp.asarray(jnp.finfo(x.dtype).max, x.dtype), jnp.asarray(jnp.inf, x.dtype), 0)
+    centers, _, _, n_iter = jax.lax.while_loop(keep_going, body, init)
+    labels, objective = _assign(data, centers)
+    return LloydResult(centers, labels, jnp.sum(objective), n_iter - 1)
+
+
+def _assign(data, centers: Array) -> tuple[Array, Array]:
+    dist = column_distances(data, centers)
+    return jnp.argmin(dist, axis=0).astype(jnp.int32), jnp.min(dist, axis=0)
+
+
+@jax.jit
+def assign(x: Array, centers: Array) -> tuple[Array, Array]:
+    """Nearest-centroid labels and each point's k-means objective, from one distance pass.
+
+    Parameters
+    ----------
+    x : Array, shape (N, D)
+        Data.
+    centers : Array, shape (K, D)
+        Centroids.
+
+    Returns
+    -------
+    labels : Array of int32, shape (N,)
+        Index of each point's nearest centroid.
+    objective : Array, shape (N,)
+        Its squared distance to that centroid.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from probkm.algorithms.annealing import assign
+    >>> x = jnp.array([[0.0, 0.0], [1.0, 0.0], [9.0, 0.0]])
+    >>> labels, objective = assign(x, jnp.array([[0.0, 0.0], [10.0, 0.0]]))
+    >>> labels.tolist(), objective.tolist()
+    ([0, 0, 1], [0.0, 1.0, 1.0])
+    """
+    return _assign(columns(x), centers)
+
+
+@partial(jax.jit, static_argnames=("n_clusters", "n_local_trials"))
+def kmeans_plusplus(rng_key: Array, x: Array, *, n_clusters: int, n_local_trials: int | None = None) -> Array:
+    """Greedy k-means++ seeding.
+
+    Each new centre is the best, by the k-means objective it leaves, of ``n_local_trials``
+    points drawn with probability ``∝ D(x)^2`` (the squared distance to the nearest centre
+    so far).
+
+    Parameters
+    ----------
+    rng_key : Array
+        JAX PRNG key.
+    x : Array, shape (n_obs, n_dim)
+        Data.
+    n_clusters : int
+        Number of centres (static).
+    n_local_trials : int, optional
+        Candidates per centre (static). ``None`` means ``2 + int(log K)``, scikit-learn's
+        choice; 1 is plain k-means++.
+
+    Returns
+    -------
+    Array, shape (n_clusters, n_dim)
+        Centres, each a row of ``x``.
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp
+    >>> from probkm.algorithms.annealing import kmeans_plusplus
+    >>> x = jnp.array([[0.0, 0.0], [1.0, 0.0], [9.0, 0.0], [10.0, 0.0]])
+    >>> centers = kmeans_plusplus(jax.random.key(0), x, n_clusters=2)
+    >>> sorted(bool(c > 5) for c in centers[:, 0])  # one centre in each group
+    [False, True]
+    """
+    n_trials = 2 + int(math.log(n_clusters)) if n_local_trials is None else n_local_trials
+    keys = jax.random.split(rng_key, n_clusters)
+    first = x[jax.random.randint(keys[0], (), 0, x.shape[0])]
+    centers = jnp.zeros((n_clusters, x.shape[1]), x.dtype).at[0].set(first)
+    closest = squared_distances(x, first[None])[:, 0]
+
+    def add(k, carry):
+        centers, closest = carry
+        logits = jnp.where(closest > 0, jnp.log(jnp.maximum(closest, 1e-30)), -jnp.inf)
+        # all points on existing centres: fall back to a uniform choice
+        logits = jnp.where(jnp.all(closest <= 0), jnp.zeros_like(logits), logits)
+        trials = x[jax.random.categorical(keys[k], logits, shape=(n_trials,))]
+        after = jnp.minimum(closest[:, None], squared_distances(x, trials))  # (N, n_trials)
+        best = jnp.argmin(jnp.sum(after, axis=0))
+        return centers.at[k].set(trials[best]), after[:, best]
+
+    centers, _ = jax.lax.fori_loop(1, n_clusters, add, (centers, closest))
+    return centers
+
+
+@partial(jax.jit, static_argnames=("n_clusters",))
+def cluster_critical_temperatures(x: Array, labels: Array, n_clusters: int, sigma_ref: Array) -> Array:
+    """Critical temperature ``lambda_max(cluster k) / sigma_ref^2`` of each cluster.
+
+    Below its critical temperature a cluster would split further (DESIGN section 1).
+
+    Parameters
+    ----------
+    x : Array, shape (N, D)
+        Data.
+    labels : Array of int, shape (N,)
+        Cluster of each point.
+    n_clusters : int
+        ``K`` (static).
+    sigma_ref : Array, shape ()
+        The reference sigma of annealing.
+
+    Returns
+    -------
+    Array, shape (K,)
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp, numpy as np
+    >>> from probkm.algorithms.annealing import cluster_critical_temperatures
+    >>> x = jnp.array([[0.0, 0.0], [2.0, 0.0], [10.0, 0.0], [10.0, 1.0]])
+    >>> t_c = cluster_critical_temperatures(x, jnp.array([0, 0, 1, 1]), 2, jnp.asarray(2.0))
+    >>> np.asarray(t_c, float).round(4).tolist()
+    [0.25, 0.0625]
+    """
+    one_hot = jax.nn.one_hot(labels, n_clusters, dtype=x.dtype).T
+    # lax.map, not vmap: one (N, D) centred copy at a time instead of K of them
+    lam = jax.lax.map(lambda w: largest_covariance_eigenvalue(x, w), one_hot)
+    return lam / sigma_ref**2
+
+
+__all__ = [
+    "AnnealPath",
+    "LloydResult",
+    "FIRST_CRITICAL_TEMPERATURE",
+    "anneal",
+    "lloyd",
+    "assign",
+    "kmeans_plusplus",
+    "geometric_schedule",
+    "largest_covariance_eigenvalue",
+    "weighted_means",
+    "cluster_critical_temperatures",
+    "squared_distances",
+]

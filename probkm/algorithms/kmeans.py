@@ -1,0 +1,179 @@
+"""k-means solutions from deterministic annealing and k-means++ restarts, in one compile.
+
+:func:`kmeans_candidates` returns several k-means solutions of the same data: candidate 0
+comes from deterministic annealing followed by Lloyd iterations at ``T = 0``; candidates
+``1..n_init`` come from k-means++ seeding followed by Lloyd. Annealing does not guarantee
+the global optimum (it can lose to restarts when ``K`` is large), so keeping both and
+choosing by inertia is both deterministic and robust. Annealing sees a random subsample of
+at most ``anneal_samples`` points, and seeding and a first Lloyd run per candidate one of at
+most ``init_samples``: they only have to find the basin, so their cost stops growing with ``N``. A final Lloyd run on all the data
+polishes the best candidate; scikit-learn's ``KMeans(n_init=10)`` instead runs ten Lloyd runs
+on all of it. The candidates also seed the MAP of the mixture
+(:class:`probkm.SphericalGMM`).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import Array
+
+from probkm.algorithms.annealing import AnnealPath, anneal, assign, kmeans_plusplus, lloyd
+
+
+class KMeansCandidates(NamedTuple):
+    """Candidate k-means solutions, candidate 0 from annealing.
+
+    Attributes
+    ----------
+    centers : Array, shape (n_candidates, n_clusters, n_dim)
+        Centroids.
+    labels : Array, shape (n_candidates, n_obs)
+        Nearest-centroid labels.
+    inertia : Array, shape (n_candidates,)
+        k-means objective ``J``.
+    n_iter : Array, shape (n_candidates,)
+        Lloyd iterations.
+    anneal : AnnealPath
+        The :class:`~probkm.algorithms.annealing.AnnealPath` of candidate 0.
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp, numpy as np
+    >>> from probkm.algorithms.kmeans import kmeans_candidates
+    >>> rng = np.random.default_rng(0)
+    >>> x = jnp.asarray(np.vstack([rng.normal(0.0, 1.0, (20, 2)), rng.normal(8.0, 1.0, (20, 2))]))
+    >>> schedule = jnp.geomspace(1.0, 0.01, 10)
+    >>> candidates = kmeans_candidates(jax.random.key(0), x, schedule, n_clusters=2, n_init=2)
+    >>> candidates.centers.shape, candidates.labels.shape, candidates.inertia.shape, candidates.anneal.n_iter.shape
+    ((3, 2, 2), (3, 40), (3,), (10,))
+    """
+
+    centers: Array
+    labels: Array
+    inertia: Array
+    n_iter: Array
+    anneal: AnnealPath
+
+
+def subsample_rows(rng_key: Array, x: Array, max_rows: int) -> Array:
+    """At most ``max_rows`` rows of ``x``: all of them, or a uniform draw with replacement.
+
+    With replacement because it costs ``max_rows`` random integers, where a draw without
+    replacement sorts all ``n_obs`` keys; a starting point does not need distinct rows.
+
+    Parameters
+    ----------
+    rng_key : Array
+        JAX PRNG key.
+    x : Array, shape (n_obs, n_dim)
+        Data.
+    max_rows : int
+        Most rows to keep (static: it sets the result's shape).
+
+    Returns
+    -------
+    Array, shape (min(n_obs, max_rows), n_dim)
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp
+    >>> from probkm.algorithms.kmeans import subsample_rows
+    >>> x = jnp.arange(20.0).reshape(10, 2)
+    >>> subsample_rows(jax.random.key(0), x, 4).shape, subsample_rows(jax.random.key(0), x, 50) is x
+    ((4, 2), True)
+    """
+    if x.shape[0] <= max_rows:
+        return x
+    return x[jax.random.randint(rng_key, (max_rows,), 0, x.shape[0])]
+
+
+@partial(
+    jax.jit, static_argnames=("n_clusters", "n_init", "anneal_max_iter", "max_iter", "init_samples", "anneal_samples")
+)
+def kmeans_candidates(
+    rng_key: Array,
+    x: Array,
+    temperatures: Array,
+    *,
+    n_clusters: int,
+    n_init: int,
+    anneal_max_iter: int = 100,
+    max_iter: int = 300,
+    init_samples: int = 10_000,
+    anneal_samples: int = 3_000,
+) -> KMeansCandidates:
+    """Annealed solution plus ``n_init`` k-means++ restarts, each run to convergence by Lloyd.
+
+    Every candidate is first solved on a subsample of ``init_samples`` rows and scored on all
+    of ``x``; the best one is then polished by Lloyd on all of ``x``. The others are returned
+    as solved on the subsample (``n_iter`` 0), with their labels and inertia on all of ``x``.
+
+    Parameters
+    ----------
+    rng_key : Array
+        JAX PRNG key.
+    x : Array, shape (n_obs, n_dim)
+        Data.
+    temperatures : Array, shape (n_temperatures,)
+        Decreasing annealing schedule (traced).
+    n_clusters : int
+        ``K`` (static, as are the remaining arguments).
+    n_init : int
+        Number of k-means++ restarts besides annealing (0 for annealing only).
+    anneal_max_iter : int, default 100
+        Most fixed-point iterations per temperature.
+    max_iter : int, default 300
+        Most Lloyd updates per run.
+    init_samples : int, default 10_000
+        Most rows seeding and the first Lloyd runs see (a random subsample when ``N`` is larger).
+    anneal_samples : int, default 3_000
+        Most rows annealing sees (its own random subsample).
+
+    Returns
+    -------
+    KMeansCandidates
+        ``1 + n_init`` candidates.
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp, numpy as np
+    >>> from probkm.algorithms.kmeans import kmeans_candidates
+    >>> rng = np.random.default_rng(0)
+    >>> x = jnp.asarray(np.vstack([rng.normal(0.0, 1.0, (20, 2)), rng.normal(8.0, 1.0, (20, 2))]))
+    >>> schedule = jnp.geomspace(1.0, 0.01, 10)
+    >>> candidates = kmeans_candidates(jax.random.key(0), x, schedule, n_clusters=2, n_init=2)
+    >>> bool(np.allclose(candidates.inertia, candidates.inertia.min(), rtol=1e-4))  # all the same solution
+    True
+    """
+    key_anneal, key_seed, key_sub, key_anneal_sub = jax.random.split(rng_key, 4)
+    subset = subsample_rows(key_sub, x, init_samples)
+    anneal_subset = subsample_rows(key_anneal_sub, x, anneal_samples)
+    path = anneal(key_anneal, anneal_subset, temperatures, n_clusters=n_clusters, max_iter=anneal_max_iter)
+    starts = path.centers[None]
+    if n_init > 0:
+        seeds = jax.vmap(lambda k: kmeans_plusplus(k, subset, n_clusters=n_clusters))(jax.random.split(key_seed, n_init))
+        starts = jnp.concatenate([starts, seeds], axis=0)
+    # lax.map, not vmap: a vmapped while_loop runs every start until the slowest converges
+    # and holds (n_starts, N, K) intermediates; one start at a time holds (K, N)
+    if subset.shape[0] == x.shape[0]:
+        polished = jax.lax.map(lambda c: lloyd(x, c, max_iter=max_iter), starts)
+        return KMeansCandidates(polished.centers, polished.labels, polished.inertia, polished.n_iter, path)
+    rough = jax.lax.map(lambda c: lloyd(subset, c, max_iter=max_iter).centers, starts)
+    def scored(centers):
+        labels, objective = assign(x, centers)
+        return labels, jnp.sum(objective)
+
+    labels, inertia = jax.lax.map(scored, rough)
+    best = jnp.argmin(inertia)
+    final = lloyd(x, rough[best], max_iter=max_iter)
+    return KMeansCandidates(
+        rough.at[best].set(final.centers),
+        labels.at[best].set(final.labels),
+        inertia.at[best].set(final.inertia),
+        jnp.zeros(starts.shape[0], jnp.int32).at[best].set(final.n_iter),
+        path,
+    )

@@ -1,0 +1,253 @@
+"""The ``probkm`` command line.
+
+``probkm run [CONFIG]`` runs the main job (the embedded default when no CONFIG is given);
+``probkm fit``, ``probkm generate`` and ``probkm identifiability`` work on a user's CSV or
+``.npy`` file. Every command writes into a fresh output folder and refuses to overwrite one
+unless ``--force`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+EXAMPLES = """examples:
+  probkm run                                   the default job on built-in synthetic data
+  probkm run configs/nuts_wine.yaml --set mcmc.num_samples=200
+  probkm fit data.csv -k 3 --inference mcmc --out fit-out
+  probkm generate data.csv -k 3 --n 1000 --model kmeans --sigma plugin --out gen-out
+  probkm identifiability --data data.csv -k 3 --out ident-out
+"""
+
+
+def _progress(quiet: bool):
+    start = time.perf_counter()
+
+    def say(message: str) -> None:
+        if not quiet:
+            print(f"[probkm {time.perf_counter() - start:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    return say
+
+
+def _common(parser: argparse.ArgumentParser, default_out: str | None) -> None:
+    parser.add_argument("--out", default=default_out, help="output folder (created; must not exist unless --force)" + (f"; default {default_out}" if default_out else ""))
+    parser.add_argument("--force", action="store_true", help="replace the output folder if it exists")
+    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    parser.add_argument("--seed", type=int, default=None, help="random seed (same seed, same numbers)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``probkm`` and its commands ``run``, ``fit``, ``generate`` and
+    ``identifiability``.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        ``args.command`` is the command given, or ``None``.
+
+    Examples
+    --------
+    >>> from probkm.cli.commands import build_parser
+    >>> args = build_parser().parse_args(["fit", "data.csv", "-k", "3"])
+    >>> args.command, args.n_components, args.model, args.inference, args.out
+    ('fit', 3, 'gmm', 'map', 'probkm-fit')
+    >>> build_parser().parse_args(["run", "--set", "mcmc.num_samples=200"]).set
+    ['mcmc.num_samples=200']
+    """
+    parser = argparse.ArgumentParser(prog="probkm", description="k-means as a generative model: fit, anneal, generate, and test whether sigma is identifiable.", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="the main job: GMM by MAP and NUTS, annealed k-means, generation, identifiability summary", description="Run the main job from a YAML config (the embedded default when CONFIG is omitted).")
+    run.add_argument("config", nargs="?", help="YAML config file (see configs/); omitted: the embedded default")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. --set mcmc.num_samples=200 (repeatable)")
+    _common(run, None)
+
+    fit = sub.add_parser("fit", help="fit a model to a CSV or .npy file", description="Fit the shared-sigma GMM (MAP or NUTS) or annealed k-means to DATA.")
+    fit.add_argument("data", help="CSV (optional header) or .npy file of shape (n_samples, n_features)")
+    fit.add_argument("-k", "--n-components", type=int, required=True, help="number of clusters K")
+    fit.add_argument("--model", choices=("gmm", "kmeans"), default="gmm", help="gmm (default) or kmeans")
+    fit.add_argument("--inference", choices=("map", "mcmc"), default="map", help="for gmm: map (default) or mcmc (NUTS)")
+    fit.add_argument("--num-samples", type=int, default=1000, help="NUTS draws per chain")
+    fit.add_argument("--num-warmup", type=int, default=500, help="NUTS warmup steps per chain")
+    fit.add_argument("--num-chains", type=int, default=2, help="NUTS chains")
+    _common(fit, "probkm-fit")
+
+    gen = sub.add_parser("generate", help="fit, then generate new data like DATA", description="Fit a model to DATA and write N new points with their labels.")
+    gen.add_argument("data", help="CSV (optional header) or .npy file")
+    gen.add_argument("-k", "--n-components", type=int, required=True, help="number of clusters K")
+    gen.add_argument("--n", type=int, default=None, help="points to generate (default: as many as DATA has)")
+    gen.add_argument("--model", choices=("gmm", "kmeans"), default="kmeans", help="kmeans (default) or gmm")
+    gen.add_argument("--inference", choices=("map", "mcmc"), default="map", help="for gmm: map or mcmc")
+    gen.add_argument("--sigma", default="plugin", help="for kmeans: plugin, prior, posterior, or a positive number")
+    _common(gen, "probkm-generate")
+
+    ident = sub.add_parser("identifiability", help="the sigma identifiability study (NUTS on GMM, annealed and k-means models)", description="Show, with ArviZ diagnostics, that sigma is identified by the mixture and not by the k-means objective.")
+    ident.add_argument("config", nargs="?", help="YAML file of study settings (see configs/identifiability.yaml)")
+    ident.add_argument("--data", default=None, help="CSV or .npy file (default: a synthetic shared-sigma mixture)")
+    ident.add_argument("-k", "--n-components", type=int, default=None, help="number of clusters K")
+    _common(ident, None)
+    return parser
+
+
+def _configure_runtime() -> None:
+    """Process-wide settings that belong to the program, not the library: figures are
+    rendered off-screen, and compiled XLA programs are kept on disk between runs
+    (:mod:`probkm.inference.compilation_cache`; ``PROBKM_CACHE_DIR`` moves the folder). JAX picks its
+    device (GPU when present; set JAX_PLATFORMS=cpu to force the CPU)."""
+    import matplotlib
+
+    from probkm.inference.compilation_cache import enable_compilation_cache
+
+    matplotlib.use("Agg")
+    enable_compilation_cache()
+
+
+def _cmd_run(args, say) -> Path:
+    from probkm.cli.config import load_config
+    from probkm.reporting.outputs import prepare_output_dir
+    from probkm.cli.workflow import run_main_job
+
+    overrides = list(args.set) + ([f"seed={args.seed}"] if args.seed is not None else [])
+    config = load_config(args.config, overrides)
+    out = prepare_output_dir(args.out or config.output, force=args.force)
+    say(f"writing into {out.resolve()}")
+    run_main_job(config, out, progress=say)
+    return out
+
+
+def _fit_estimator(args, X):
+    import probkm
+
+    seed = 0 if args.seed is None else args.seed
+    if args.model == "kmeans":
+        return probkm.AnnealedKMeans(args.n_components, random_state=seed).fit(X)
+    settings = {"num_samples": getattr(args, "num_samples", 1000), "num_warmup": getattr(args, "num_warmup", 500), "num_chains": getattr(args, "num_chains", 2)}
+    return probkm.SphericalGMM(args.n_components, inference=args.inference, random_state=seed, **settings).fit(X)
+
+
+def _cmd_fit(args, say) -> Path:
+    import json
+
+    from probkm.datasets import load_data
+    from probkm.reporting.outputs import prepare_output_dir, write_csv, write_figure, write_netcdf, write_text
+    from probkm.reporting.plots import plot_clusters
+
+    dataset = load_data(args.data)
+    out = prepare_output_dir(args.out, force=args.force)
+    say(f"fitting {args.model} (K={args.n_components}) to {dataset.name}; writing into {out.resolve()}")
+    est = _fit_estimator(args, dataset.X)
+    if args.model == "kmeans":
+        means, sigma, labels = est.cluster_centers_, est.sigma_, est.labels_
+        params = {"cluster_centers": means.tolist(), "inertia": est.inertia_, "plugin_sigma": sigma, "weights": est.weights_.tolist()}
+    else:
+        means, sigma, labels = est.means_, est.sigma_, est.predict(dataset.X)
+        params = {"means": means.tolist(), "weights": est.weights_.tolist(), "sigma": sigma, "mean_log_likelihood": est.score(dataset.X)}
+        write_netcdf(out / "idata.nc", est.idata_)
+    write_csv(out / "labels.csv", dataset.X, labels)
+    write_text(out / "params.json", json.dumps(params, indent=2))
+    rows = ["# probkm fit", "", f"{args.model} with K = {args.n_components} on {dataset.name}.", "", "| cluster | mean |", "|---|---|"]
+    rows += [f"| {k} | ({', '.join(f'{v:.4f}' for v in m)}) |" for k, m in enumerate(means)]
+    rows += ["", f"sigma = {sigma:.4f}", ""]
+    write_text(out / "report.md", "\n".join(rows))
+    write_figure(out / "clusters.png", plot_clusters(dataset.X, means, sigma, labels=labels))
+    return out
+
+
+def _cmd_generate(args, say) -> Path:
+    from probkm.datasets import load_data
+    from probkm.reporting.outputs import prepare_output_dir, write_csv, write_figure, write_text
+    from probkm.reporting.plots import plot_generated
+
+    dataset = load_data(args.data)
+    sigma = args.sigma
+    try:
+        sigma = float(sigma)
+    except ValueError:
+        pass
+    out = prepare_output_dir(args.out, force=args.force)
+    est = _fit_estimator(args, dataset.X)
+    n = args.n or len(dataset.X)
+    seed = 1 if args.seed is None else args.seed + 1
+    X, y = est.sample(n, sigma=sigma, random_state=seed) if args.model == "kmeans" else est.sample(n, random_state=seed)
+    write_csv(out / "generated.csv", X, y)
+    name = f"k-means, sigma={args.sigma}" if args.model == "kmeans" else f"GMM ({args.inference})"
+    write_figure(out / "generated.png", plot_generated(dataset.X, [(name, X, y)]))
+    write_text(out / "report.md", f"# probkm generate\n\n{n} points from {name}, fitted to {dataset.name} with K = {args.n_components}.\n")
+    say(f"wrote {n} points to {out / 'generated.csv'}")
+    return out
+
+
+def _cmd_identifiability(args, say) -> Path:
+    from probkm.datasets import load_data
+    from probkm.cli.config import load_identifiability_config
+    from probkm.studies.identifiability import run_identifiability
+    from probkm.studies.identifiability_report import write_identifiability
+    from probkm.reporting.outputs import prepare_output_dir
+
+    settings = load_identifiability_config(args.config) if args.config else {}
+    default_out = settings.pop("output", "probkm-identifiability")
+    if args.n_components is not None:
+        settings["n_components"] = args.n_components
+    if args.seed is not None:
+        settings["random_state"] = args.seed
+    X = load_data(args.data).X if args.data else None
+    out = prepare_output_dir(args.out or default_out, force=args.force)
+    say(f"identifiability study; writing into {out.resolve()}")
+    result = run_identifiability(X, progress=say, **settings)
+    write_identifiability(result, out)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit code.
+
+    Parameters
+    ----------
+    argv : sequence of str or None
+        The arguments after ``probkm``; ``None`` reads ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        0 on success (the output folder is printed unless ``--quiet``); 1 for the user's
+        mistake (a bad config, file, value or output folder), reported in one line on
+        stderr; 2 when no command is given (the help is printed). Malformed arguments exit
+        through argparse with status 2.
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> from probkm.cli.commands import main
+    >>> with contextlib.redirect_stdout(io.StringIO()) as shown:
+    ...     code = main([])
+    >>> code, shown.getvalue().startswith("usage: probkm")
+    (2, True)
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    _configure_runtime()
+    say = _progress(args.quiet)
+    from probkm._checks import InputError
+
+    handlers = {"run": _cmd_run, "fit": _cmd_fit, "generate": _cmd_generate, "identifiability": _cmd_identifiability}
+    # the user's mistakes (a bad config, file, value or output folder) get one line; anything
+    # else is a bug in probkm and keeps its traceback
+    try:
+        out = handlers[args.command](args, say)
+    except (InputError, FileNotFoundError, FileExistsError) as err:
+        print(f"probkm {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print(f"probkm {args.command}: results in {Path(out).resolve()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""NumPyro distributions for the observed site ``x`` of probkm's models.
+
+Both are thin wrappers: the arithmetic lives in :mod:`probkm.core.likelihood`. They exist so
+that the observed site carries the *marginal* pointwise log-likelihood (assignments
+summed out), which ArviZ turns into the ``log_likelihood`` group for LOO and ``psens``,
+and so that ``Predictive`` can simulate from the same site when ``x`` is ``None``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax import Array
+from numpyro.distributions import Distribution, constraints
+
+from probkm.core.likelihood import annealed_log_likelihood, kmeans_objective_pointwise, sample_mixture
+
+
+def _centred(value: Array, locs: Array) -> tuple[Array, Array]:
+    """``(x, locs)`` shifted by the mean of ``locs``.
+
+    Distances are unchanged, but in float32 the expanded form ``|x|^2 - 2 x.mu + |mu|^2`` no
+    longer cancels for data far from the origin (at an offset of 1e6 it loses every digit).
+    The shift carries no gradient: the distances do not depend on it.
+    """
+    shift = jax.lax.stop_gradient(jnp.mean(locs, axis=0))
+    flat = jnp.reshape(value, (-1, value.shape[-1]))
+    return flat - shift, locs - shift
+
+
+def _unbatched(name: str, value: Array, event_ndim: int) -> Array:
+    value = jnp.asarray(value)
+    if value.ndim != event_ndim:
+        raise ValueError(
+            f"{name} must have {event_ndim} dimension(s) (no batch dimensions); got shape "
+            f"{value.shape}. Batch over parameter draws with jax.vmap or numpyro Predictive."
+        )
+    return value
+
+
+class SphericalMixture(Distribution):
+    """Shared-sigma spherical Gaussian mixture, tempered at ``temperature``.
+
+    ``log_prob`` is the annealed pointwise log-likelihood of DESIGN section 1 (the exact
+    mixture log-density at ``temperature = 1``, an unnormalised tempered likelihood below
+    it). ``sample`` always follows the generative story ``z ~ Cat(w)``,
+    ``x ~ N(mu_z, sigma^2 I)``: temperature shapes inference, not the data-generating
+    process.
+
+    Parameters
+    ----------
+    weights : Array, shape (n_clusters,)
+        Mixture weights on the simplex.
+    locs : Array, shape (n_clusters, n_dim)
+        Component means.
+    sigma : Array, shape ()
+        Shared standard deviation, in the units of ``x``.
+    temperature : Array, shape (), default 1.0
+        ``T > 0``.
+    validate_args : bool, optional
+        NumPyro's argument validation.
+
+    Raises
+    ------
+    ValueError
+        If a parameter has batch dimensions (batch over draws with ``jax.vmap`` or NumPyro's
+        ``Predictive`` instead).
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp
+    >>> from probkm.core.distributions import SphericalMixture
+    >>> from probkm.core.likelihood import mixture_log_likelihood
+    >>> w, locs = jnp.array([0.5, 0.5]), jnp.array([[0.0, 0.0], [4.0, 0.0]])
+    >>> mixture = SphericalMixture(w, locs, 1.0)
+    >>> x = mixture.sample(jax.random.key(0), (5,))
+    >>> x.shape, bool(jnp.allclose(mixture.log_prob(x), mixture_log_likelihood(x, w, locs, 1.0)))
+    ((5, 2), True)
+    """
+
+    arg_constraints = {
+        "weights": constraints.simplex,
+        "locs": constraints.real_matrix,
+        "sigma": constraints.positive,
+        "temperature": constraints.positive,
+    }
+    support = constraints.real_vector
+    pytree_data_fields = ("weights", "locs", "sigma", "temperature")
+
+    def __init__(self, weights, locs, sigma, temperature=1.0, *, validate_args=None):
+        self.weights = _unbatched("weights", weights, 1)
+        self.locs = _unbatched("locs", locs, 2)
+        self.sigma = _unbatched("sigma", sigma, 0)
+        self.temperature = _unbatched("temperature", temperature, 0)
+        super().__init__((), self.locs.shape[-1:], validate_args=validate_args)
+
+    def sample_with_intermediates(self, key, sample_shape=()):
+        x, z = sample_mixture(key, self.weights, self.locs, self.sigma, sample_shape)
+        return x, [z]
+
+    def sample(self, key, sample_shape=()):
+        return self.sample_with_intermediates(key, sample_shape)[0]
+
+    def log_prob(self, value):
+        flat, locs = _centred(value, self.locs)
+        log_lik = annealed_log_likelihood(flat, self.weights, locs, self.sigma, self.temperature)
+        return jnp.reshape(log_lik, value.shape[:-1])
+
+
+class KMeansGibbs(Distribution):
+    """The k-means objective as a Gibbs likelihood: ``log p(x_i) = -min_k ||x_i - mu_k||^2 / tau``.
+
+    ``sigma`` does not enter ``log_prob`` at all; it appears only in ``sample``, which draws
+    from the generative story with equal weights, ``x ~ N(mu_z, sigma^2 I)``. A posterior
+    under this likelihood therefore leaves sigma at its prior (DESIGN section 1).
+
+    Parameters
+    ----------
+    locs : Array, shape (n_clusters, n_dim)
+        Centroids.
+    tau : Array, shape ()
+        ``tau > 0``, the Gibbs temperature, in squared units of ``x``.
+    sigma : Array, shape ()
+        Spread used only when generating data.
+    validate_args : bool, optional
+        NumPyro's argument validation.
+
+    Raises
+    ------
+    ValueError
+        If a parameter has batch dimensions.
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp
+    >>> from probkm.core.distributions import KMeansGibbs
+    >>> gibbs = KMeansGibbs(jnp.array([[0.0, 0.0], [4.0, 0.0]]), tau=2.0, sigma=1.0)
+    >>> gibbs.log_prob(jnp.array([[1.0, 0.0], [4.0, 2.0]])).tolist()  # -min_k d_ik / tau
+    [-0.5, -2.0]
+    >>> gibbs.sample(jax.random.key(0), (3,)).shape
+    (3, 2)
+    """
+
+    arg_constraints = {
+        "locs": constraints.real_matrix,
+        "tau": constraints.positive,
+        "sigma": constraints.positive,
+    }
+    support = constraints.real_vector
+    pytree_data_fields = ("locs", "tau", "sigma")
+
+    def __init__(self, locs, tau, sigma, *, validate_args=None):
+        self.locs = _unbatched("locs", locs, 2)
+        self.tau = _unbatched("tau", tau, 0)
+        self.sigma = _unbatched("sigma", sigma, 0)
+        super().__init__((), self.locs.shape[-1:], validate_args=validate_args)
+
+    def sample_with_intermediates(self, key, sample_shape=()):
+        n_clusters = self.locs.shape[0]
+        weights = jnp.full((n_clusters,), 1.0 / n_clusters, dtype=self.locs.dtype)
+        x, z = sample_mixture(key, weights, self.locs, self.sigma, sample_shape)
+        return x, [z]
+
+    def sample(self, key, sample_shape=()):
+        return self.sample_with_intermediates(key, sample_shape)[0]
+
+    def log_prob(self, value):
+        flat, locs = _centred(value, self.locs)
+        return jnp.reshape(-kmeans_objective_pointwise(flat, locs) / self.tau, value.shape[:-1])

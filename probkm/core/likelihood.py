@@ -1,0 +1,684 @@
+"""The mathematics of probkm, written once.
+
+Every model, estimator and diagnostic in probkm evaluates the shared-sigma spherical
+mixture through the functions here (DESIGN section 1). ``x`` is ``(n_obs, n_dim)``,
+``weights`` is ``(n_clusters,)`` on the simplex, ``locs`` is ``(n_clusters, n_dim)`` and
+``sigma`` is a positive scalar in the units of ``x``. Leading batch dimensions on the
+parameters broadcast.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import Array
+
+_LOG_2PI = 1.8378770664093453  # log(2 pi)
+
+
+class Columns(NamedTuple):
+    """Data laid out with points on the fast axis, for loops that reuse it many times.
+
+    XLA on CPU vectorises reductions over a handful of clusters badly when they sit on the
+    minor axis of an ``(n_obs, n_clusters)`` array; with points on the minor axis the same
+    fixed-point iteration is 2-5x cheaper (``benchmarks/RESULTS.md``).
+
+    Attributes
+    ----------
+    xt : Array, shape (n_dim, n_obs)
+        The data, transposed once.
+    sq : Array, shape (n_obs,)
+        Squared norms ``|x_i|^2``.
+
+    See Also
+    --------
+    columns : Builds this layout from ``x``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from probkm.core.likelihood import columns
+    >>> data = columns(jnp.array([[0.0, 0.0], [3.0, 4.0], [1.0, 0.0]]))
+    >>> data.xt.shape, data.sq.tolist()
+    ((2, 3), [0.0, 25.0, 1.0])
+    """
+
+    xt: Array
+    sq: Array
+
+
+def columns(x: Array) -> Columns:
+    """The :class:`Columns` layout of ``x``.
+
+    Parameters
+    ----------
+    x : Array, shape (n_obs, n_dim)
+        Data.
+
+    Returns
+    -------
+    Columns
+        ``x`` transposed and its rows' squared norms.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from probkm.core.likelihood import columns
+    >>> x = jnp.array([[1.0, 2.0], [3.0, 4.0]])
+    >>> data = columns(x)
+    >>> data.xt.tolist(), data.sq.tolist()
+    ([[1.0, 3.0], [2.0, 4.0]], [5.0, 25.0])
+    """
+    return Columns(x.T, jnp.sum(x * x, axis=-1))
+
+
+def _expanded(x_sq: Array, cross: Array, locs_sq: Array) -> Array:
+    # |x|^2 - 2 x.mu + |mu|^2 can round below zero for a point on a centroid
+    return jnp.maximum(x_sq - 2.0 * cross + locs_sq, 0.0)
+
+
+def squared_distances(x: Array, locs: Array) -> Array:
+    """Squared Euclidean distances ``d_ik = ||x_i - mu_k||^2``.
+
+    Parameters
+    ----------
+    x : Array, shape (..., n_obs, n_dim)
+        Data.
+    locs : Array, shape (..., n_clusters, n_dim)
+        Means.
+
+    Returns
+    -------
+    Array, shape (..., n_obs, n_clusters)
+
+    Notes
+    -----
+    Uses the expanded form ``|x|^2 - 2 x.mu + |mu|^2``: it needs an ``(n_obs, n_clusters)``
+    intermediate only (never ``n_obs x n_clusters x n_dim``) and runs as one matrix product.
+    Rounding can make the expanded form slightly negative for points on a centroid,
+    so it is clipped at zero.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from probkm.core.likelihood import squared_distances
+    >>> squared_distances(jnp.array([[0.0, 0.0], [3.0, 4.0]]), jnp.array([[0.0, 0.0]])).tolist()
+    [[0.0], [25.0]]
+    """
+    x_sq = jnp.sum(x * x, axis=-1)[..., :, None]
+    locs_sq = jnp.sum(locs * locs, axis=-1)[..., None, :]
+    return _expanded(x_sq, jnp.einsum("...nd,...kd->...nk", x, locs), locs_sq)
+
+
+def column_distances(data: Columns, locs: Array) -> Array:
+    """:func:`squared_distances` in the :class:`Columns` layout, clusters first.
+
+    Parameters
+    ----------
+    data : Columns
+        The data, from :func:`columns`.
+    locs : Array, shape (n_clusters, n_dim)
+        Means.
+
+    Returns
+    -------
+    Array, shape (n_clusters, n_obs)
+        The transpose of ``squared_distances(x, locs)``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from probkm.core.likelihood import column_distances, columns
+    >>> data = columns(jnp.array([[0.0, 0.0], [3.0, 4.0]]))
+    >>> column_distances(data, jnp.array([[0.0, 0.0], [3.0, 0.0]])).tolist()
+    [[0.0, 25.0], [9.0, 16.0]]
+    """
+    return _expanded(data.sq[None, :], locs @ data.xt, jnp.sum(locs * locs, axis=-1)[:, None])
+
+
+def scores_from_distances(dist: Array, log_weights: Array, sigma: Array) -> Array:
+    """Component scores ``a_ik = log w_k - d_ik / (2 sigma^2)`` from squared distances.
+
+    Parameters
+    ----------
+    dist : Array, shape (..., n_obs, n_clusters)
+        Squared distances ``d_ik``.
+    log_weights : Array
+        ``log w``, broadcasting against ``dist``.
+    sigma : Array
+        Shared standard deviation, broadcasting against ``dist``.
+
+    Returns
+    -------
+    Array
+        The scores, shaped as ``dist``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from probkm.core.likelihood import scores_from_distances
+    >>> scores_from_distances(jnp.array([[0.0, 2.0], [8.0, 0.0]]), jnp.zeros(2), 2.0).tolist()
+    [[0.0, -0.25], [-1.0, 0.0]]
+    """
+    return log_weights - dist / (2.0 * sigma**2)
+
+
+def component_scores(x: Array, weights: Array, locs: Array, sigma: Array) -> Array:
+    """Component scores ``a_ik = log w_k - d_ik / (2 sigma^2)`` of each point and cluster.
+
+    Parameters
+    ----------
+    x : Array, shape (..., n_obs, n_dim)
+        Data.
+    weights : Array, shape (..., n_clusters)
+        Mixture weights on the simplex.
+    locs : Array, shape (..., n_clusters, n_dim)
+        Means.
+    sigma : Array, shape (...)
+        Shared standard deviation, in the units of ``x``.
+
+    Returns
+    -------
+    Array, shape (..., n_obs, n_clusters)
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp, numpy as np
+    >>> from probkm.core.likelihood import component_scores
+    >>> x, locs = jnp.array([[0.0, 0.0], [3.0, 4.0]]), jnp.array([[0.0, 0.0], [3.0, 4.0]])
+    >>> np.asarray(component_scores(x, jnp.array([0.5, 0.5]), locs, 1.0), float).round(2).tolist()
+    [[-0.69, -13.19], [-13.19, -0.69]]
+    """
+    sigma = jnp.asarray(sigma)[..., None, None]
+    return scores_from_distances(squared_distances(x, locs), jnp.log(weights)[..., None, :], sigma)
+
+
+def tempered_softmax(scores: Array, temperature: Array, axis: int = -1) -> Array:
+    """Responsibilities from component scores: ``softmax(scores / T)`` along ``axis``.
+
+    Parameters
+    ----------
+    scores : Array
+        Component scores ``a_ik``.
+    temperature : Array
+        ``T > 0``; must broadcast against ``scores`` with ``axis`` removed and kept as size one.
+    axis : int, default -1
+        The clusters' axis.
+
+    Returns
+    -------
+    Array
+        Shaped as ``scores``; sums to one along ``axis``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp, numpy as np
+    >>> from probkm.core.likelihood import tempered_softmax
+    >>> scores = jnp.log(jnp.array([[1.0, 3.0]]))
+    >>> np.asarray(tempered_softmax(scores, 1.0), float).round(3).tolist()
+    [[0.25, 0.75]]
+    >>> np.asarray(tempered_softmax(scores, 0.01), float).round(3).tolist()
+    [[0.0, 1.0]]
+    """
+    return jax.nn.softmax(scores / temperature, axis=axis)
+
+
+def _log_normaliser(sigma: Array, n_dim: int) -> Array:
+    """``(D / 2) log(2 pi sigma^2)``, the per-point Gaussian normalising constant."""
+    return 0.5 * n_dim * (_LOG_2PI + 2.0 * jnp.log(sigma))
+
+
+def annealed_log_likelihood(
+    x: Array, weights: Array, locs: Array, sigma: Array, temperature: Array = 1.0
+) -> Array:
+    """Pointwise annealed log-likelihood ``l_T,i``.
+
+    ``l_T,i = T * logsumexp_k [a_ik / T] - (D / 2) log(2 pi sigma^2)``. At ``T = 1`` this is
+    the marginal log-density of the shared-sigma spherical Gaussian mixture; as ``T -> 0``
+    it tends to the classification log-likelihood ``max_k a_ik - (D/2) log(2 pi sigma^2)``.
+
+    Parameters
+    ----------
+    x : Array, shape (..., n_obs, n_dim)
+        Data.
+    weights : Array, shape (..., n_clusters)
+        Mixture weights on the simplex.
+    locs : Array, shape (..., n_clusters, n_dim)
+        Means.
+    sigma : Array, shape (...)
+        Shared standard deviation, in the units of ``x``.
+    temperature : Array, shape (...), default 1.0
+        ``T > 0``.
+
+    Returns
+    -------
+    Array, shape (..., n_obs)
+
+    Notes
+    -----
+    ``T * logsumexp(a / T)`` is evaluated as ``max a + T * log sum exp((a - max a) / T)``,
+    which stays finite for any ``T > 0``.
+
+    Without batch dimensions (``x (N, D)``, ``weights (K,)``, ``locs (K, D)``, scalar
+    ``sigma`` and ``temperature``, as the models call it) its derivatives come from a
+    hand-written reverse-mode rule whose sums the forward pass gathers, over cache-sized
+    blocks of rows for large ``N`` on a CPU: value and gradient at ``N = 1e6`` cost about a
+    fifth of autodiff of the log-sum-exp (``benchmarks/bench_likelihood.py``). Reverse mode
+    and Hessians (``jax.hessian``) work; pure forward mode (``jax.jvp``, ``jax.jacfwd``) of
+    the unbatched form does not.
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp
+    >>> from probkm.core.likelihood import annealed_log_likelihood, component_scores
+    >>> x, w, locs = jnp.array([[0.0, 0.0], [1.5, 0.0]]), jnp.array([0.5, 0.5]), jnp.array([[0.0, 0.0], [2.0, 0.0]])
+    >>> classification = component_scores(x, w, locs, 1.0).max(-1) - jnp.log(2 * jnp.pi)
+    >>> bool(jnp.allclose(annealed_log_likelihood(x, w, locs, 1.0, 1e-3), classification, atol=1e-4))
+    True
+    >>> jax.grad(lambda m: annealed_log_likelihood(x, w, m, 1.0).sum())(locs).shape
+    (2, 2)
+    """
+    sigma, temperature = jnp.asarray(sigma), jnp.asarray(temperature)
+    if x.ndim == 2 and weights.ndim == 1 and locs.ndim == 2 and sigma.ndim == 0 and temperature.ndim == 0:
+        return _annealed_unbatched(x, weights, locs, sigma, temperature)
+    return _annealed_forward(x, weights, locs, sigma, temperature)[0]
+
+
+def _annealed_forward(x, weights, locs, sigma, temperature):
+    """The annealed log-likelihood and what its derivatives need.
+
+    Returns ``(ll, (dist, shifted, resp, log_z))``.
+    """
+    temperature = temperature[..., None]
+    dist = squared_distances(x, locs)
+    scores = scores_from_distances(dist, jnp.log(weights)[..., None, :], sigma[..., None, None])
+    shifted = scores - jnp.max(scores, axis=-1, keepdims=True)
+    e = jnp.exp(shifted / temperature[..., None])
+    z = jnp.sum(e, axis=-1)
+    log_z = jnp.log(z)
+    ll = (scores - shifted)[..., 0] + temperature * log_z - _log_normaliser(sigma[..., None], x.shape[-1])
+    return ll, (dist, shifted, e / z[..., None], log_z)
+
+
+ROW_BLOCK = 32_768  # rows per block: a block's (rows, K) intermediates stay in cache
+# below this many rows the (N, K) arrays fit in cache anyway, and the block loop only adds
+# overhead: a MAP fit at N = 1e5 took 2.4x longer in blocks, at 1e6 it took 0.8x
+MIN_ROWS_TO_BLOCK = 8 * ROW_BLOCK
+
+
+def _block_statistics(x, weights, locs, sigma, temperature, cotangent, with_dx):
+    """One block of rows: pointwise values and the ``cotangent``-weighted sums the gradient needs.
+
+    Returns ``(ll (rows,), d_x (rows, D) or None, (mass (K,), resp_x (K, D), resp_dist (), d_t ()))``
+    with ``gr_ik = g_i r_ik``: ``mass_k = sum_i gr_ik``, ``resp_x = sum_i gr_ik x_i``,
+    ``resp_dist = sum_ik gr_ik d_ik`` and ``d_t = sum_i g_i (log z_i - sum_k r_ik a'_ik / T)``.
+    """
+    ll, (dist, shifted, resp, log_z) = _annealed_forward(x, weights, locs, sigma, temperature)
+    weighted = cotangent[:, None] * resp
+    mass = jnp.sum(weighted, axis=0)
+    d_x = (weighted @ locs - x * jnp.sum(weighted, axis=-1, keepdims=True)) / sigma**2 if with_dx else None
+    d_t = jnp.sum(cotangent * (log_z - jnp.sum(resp * shifted, axis=-1) / temperature))
+    return ll, d_x, (mass, weighted.T @ x, jnp.sum(weighted * dist), d_t)
+
+
+def _over_row_blocks(x, cotangent, params, with_dx=False):
+    """:func:`_block_statistics` over blocks of :data:`ROW_BLOCK` rows (one block below
+    :data:`MIN_ROWS_TO_BLOCK` rows): row outputs concatenated, sums added. One pass over the
+    data, each block's work done in cache."""
+    n_full = x.shape[0] // ROW_BLOCK * ROW_BLOCK if _blocks_pay(x.shape[0]) else 0
+    parts = []
+    if n_full:
+        blocks = (x[:n_full].reshape(-1, ROW_BLOCK, x.shape[1]), cotangent[:n_full].reshape(-1, ROW_BLOCK))
+        ll, d_x, sums = jax.lax.map(lambda b: _block_statistics(b[0], *params, b[1], with_dx), blocks)
+        rows = jax.tree_util.tree_map(lambda a: a.reshape((n_full,) + a.shape[2:]), (ll, d_x))
+        parts.append((*rows, jax.tree_util.tree_map(lambda a: jnp.sum(a, 0), sums)))
+    if n_full < x.shape[0]:
+        parts.append(_block_statistics(x[n_full:], *params, cotangent[n_full:], with_dx))
+    if len(parts) == 1:
+        return parts[0]
+    (ll_a, dx_a, sums_a), (ll_b, dx_b, sums_b) = parts
+    d_x = jnp.concatenate([dx_a, dx_b]) if with_dx else None
+    return jnp.concatenate([ll_a, ll_b]), d_x, jax.tree_util.tree_map(jnp.add, sums_a, sums_b)
+
+
+def _blocks_pay(n_rows: int) -> bool:
+    """Whether to split ``n_rows`` into blocks: on one CPU device, for large ``N`` only.
+
+    Blocks keep a CPU core's caches warm. A GPU has no such cache problem, and a loop over
+    blocks of rows that are sharded over several devices would move the rows between them.
+    """
+    return n_rows >= MIN_ROWS_TO_BLOCK and jax.default_backend() == "cpu" and jax.device_count() == 1
+
+
+def _parameter_cotangents(sums, g_total, weights, locs, sigma):
+    """``dL/dw, dL/dmu, dL/dsigma, dL/dT`` from the sums of :func:`_block_statistics`."""
+    mass, resp_x, resp_dist, d_t = sums
+    d_weights = mass / weights
+    d_locs = (resp_x - mass[:, None] * locs) / sigma**2
+    d_sigma = resp_dist / sigma**3 - g_total * locs.shape[-1] / sigma
+    return d_weights, d_locs, d_sigma, d_t
+
+
+@jax.custom_vjp
+def _annealed_unbatched(x, weights, locs, sigma, temperature):
+    # in row blocks even without a gradient: 1.5x faster than one (N, K) pass at N = 1e6
+    return _over_row_blocks(x, jnp.ones(x.shape[0], x.dtype), (weights, locs, sigma, temperature))[0]
+
+
+def _annealed_unbatched_fwd(x, weights, locs, sigma, temperature):
+    # the forward pass also gathers the gradient's sums for a cotangent of ones: the case of
+    # every model here, whose potential adds the pointwise values with one scale factor
+    values = tuple(p.value for p in (x, weights, locs, sigma, temperature))
+    ones = jnp.ones(values[0].shape[0], values[0].dtype)
+    ll, _, sums = _over_row_blocks(values[0], ones, values[1:])
+    return ll, (values, sums, x.perturbed)
+
+
+def _annealed_unbatched_bwd(residuals, cotangent):
+    """Pull ``g = dL/dl_i`` back through ``l_T,i``; the tempered responsibilities are ``dl_i/da_ik``.
+
+    With ``a_ik = log w_k - d_ik / (2 sigma^2)`` and ``gr_ik = g_i r_ik``: ``dL/dw_k = sum_i gr_ik / w_k``,
+    ``dL/dmu_k = sum_i gr_ik (x_i - mu_k) / sigma^2``, ``dL/dx_i = -sum_k gr_ik (x_i - mu_k) / sigma^2``,
+    ``dL/dsigma = sum_ik gr_ik d_ik / sigma^3 - D sum_i g_i / sigma`` and
+    ``dL/dT = sum_i g_i (log z_i - sum_k r_ik (a_ik - max_k a_ik) / T)``. A constant ``g`` (and
+    no gradient in ``x``) scales the forward pass's sums; any other ``g`` repeats the pass.
+    """
+    (x, weights, locs, sigma, temperature), sums_of_ones, x_perturbed = residuals
+    params = (weights, locs, sigma, temperature)
+    g_total = jnp.sum(cotangent)
+
+    if x_perturbed:
+        _, d_x, sums = _over_row_blocks(x, cotangent, params, with_dx=True)
+        return (d_x, *_parameter_cotangents(sums, g_total, weights, locs, sigma))
+
+    def repeat_pass(_):
+        return _parameter_cotangents(_over_row_blocks(x, cotangent, params)[2], g_total, weights, locs, sigma)
+
+    def scale_sums(_):
+        scaled = jax.tree_util.tree_map(lambda a: cotangent[0] * a, sums_of_ones)
+        return _parameter_cotangents(scaled, g_total, weights, locs, sigma)
+
+    parameters = jax.lax.cond(jnp.all(cotangent == cotangent[0]), scale_sums, repeat_pass, None)
+    return (None, *parameters)
+
+
+_annealed_unbatched.defvjp(_annealed_unbatched_fwd, _annealed_unbatched_bwd, symbolic_zeros=True)
+
+
+def mixture_log_likelihood(x: Array, weights: Array, locs: Array, sigma: Array) -> Array:
+    """Pointwise marginal log-density of the shared-sigma mixture.
+
+    This *is* :func:`annealed_log_likelihood` at ``T = 1``.
+
+    Parameters
+    ----------
+    x : Array, shape (..., n_obs, n_dim)
+        Data.
+    weights : Array, shape (..., n_clusters)
+        Mixture weights on the simplex.
+    locs : Array, shape (..., n_clusters, n_dim)
+        Means.
+    sigma : Array, shape (...)
+        Shared standard deviation, in the units of ``x``.
+
+    Returns
+    -------
+    Array, shape (..., n_obs)
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from probkm.core.likelihood import mixture_log_likelihood
+    >>> ll = mixture_log_likelihood(jnp.zeros((3, 2)), jnp.ones(1), jnp.zeros((1, 2)), 1.0)
+    >>> ll.shape, round(float(ll[0]), 4)  # -log(2 pi) at the mean of a 2-D standard normal
+    ((3,), -1.8379)
+    """
+    return annealed_log_likelihood(x, weights, locs, sigma, 1.0)
+
+
+def responsibilities(
+    x: Array, weights: Array, locs: Array, sigma: Array, temperature: Array = 1.0
+) -> Array:
+    """Posterior assignment probabilities ``p(z_i = k | x_i)`` at temperature ``T``.
+
+    At ``T = 1`` these are the mixture's responsibilities; as ``T -> 0`` they become one-hot
+    nearest-centroid assignments (for equal weights).
+
+    Parameters
+    ----------
+    x : Array, shape (..., n_obs, n_dim)
+        Data.
+    weights : Array, shape (..., n_clusters)
+        Mixture weights on the simplex.
+    locs : Array, shape (..., n_clusters, n_dim)
+        Means.
+    sigma : Array, shape (...)
+        Shared standard deviation, in the units of ``x``.
+    temperature : Array, shape (...), default 1.0
+        ``T > 0``.
+
+    Returns
+    -------
+    Array, shape (..., n_obs, n_clusters)
+        Rows sum to one.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from probkm.core.likelihood import responsibilities
+    >>> x, w, locs = jnp.array([[0.0, 0.0], [1.5, 0.0]]), jnp.array([0.5, 0.5]), jnp.array([[0.0, 0.0], [2.0, 0.0]])
+    >>> bool(jnp.allclose(responsibilities(x, w, locs, 1.0).sum(-1), 1.0))
+    True
+    >>> responsibilities(x, w, locs, 1.0, temperature=0.01).round(3).tolist()
+    [[1.0, 0.0], [0.0, 1.0]]
+    """
+    temperature = jnp.asarray(temperature)[..., None, None]
+    return tempered_softmax(component_scores(x, weights, locs, sigma), temperature, axis=-1)
+
+
+def log_sigma_derivatives(x: Array, weights: Array, locs: Array, sigma: Array) -> tuple[Array, Array]:
+    """First and second derivatives of ``sum_i mixture_log_likelihood`` in ``u = log sigma``.
+
+    Parameters
+    ----------
+    x : Array, shape (..., n_obs, n_dim)
+        Data.
+    weights : Array, shape (..., n_clusters)
+        Mixture weights on the simplex.
+    locs : Array, shape (..., n_clusters, n_dim)
+        Means.
+    sigma : Array, shape (...)
+        Shared standard deviation, in the units of ``x``.
+
+    Returns
+    -------
+    first, second : Array, shape (...)
+        ``l'`` and ``l''``.
+
+    Notes
+    -----
+    With ``s = 1 / (2 sigma^2)`` and responsibilities ``r``: ``l' = 2 s sum_i E_r[d_i] - N D``
+    and ``l'' = sum_i (4 s^2 Var_r[d_i] - 4 s E_r[d_i])``. Written out because the
+    autodiff Hessian of the log-sum-exp overflows in float32 for far-apart clusters.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from probkm.core.likelihood import log_sigma_derivatives
+    >>> x = jnp.array([[1.0, 0.0], [-1.0, 0.0]])
+    >>> first, second = log_sigma_derivatives(x, jnp.ones(1), jnp.zeros((1, 2)), 1.0)
+    >>> float(first), float(second)
+    (-2.0, -4.0)
+    """
+    return log_sigma_derivatives_from_distances(
+        squared_distances(x, locs), jnp.log(weights)[..., None, :], jnp.asarray(sigma)[..., None, None], x.shape[-1]
+    )
+
+
+def log_sigma_derivatives_from_distances(
+    dist: Array, log_weights: Array, sigma: Array, n_dim: int
+) -> tuple[Array, Array]:
+    """:func:`log_sigma_derivatives` from squared distances already computed.
+
+    The distances do not depend on sigma, so a search over sigma computes them once.
+
+    Parameters
+    ----------
+    dist : Array, shape (..., n_obs, n_clusters)
+        Squared distances.
+    log_weights : Array
+        ``log w``, broadcasting against ``dist``.
+    sigma : Array
+        Broadcasting against ``dist``.
+    n_dim : int
+        ``D``, the data's dimension.
+
+    Returns
+    -------
+    first, second : Array
+        ``l'`` and ``l''``, with the batch shape of ``dist`` and ``sigma``.
+
+    Examples
+    --------
+    Two values of sigma, one set of distances:
+
+    >>> import jax.numpy as jnp
+    >>> from probkm.core.likelihood import log_sigma_derivatives_from_distances, squared_distances
+    >>> dist = squared_distances(jnp.array([[1.0, 0.0], [-1.0, 0.0]]), jnp.zeros((1, 2)))
+    >>> sigma = jnp.array([1.0, 2.0])[:, None, None]
+    >>> first, second = log_sigma_derivatives_from_distances(dist, jnp.zeros((1, 1)), sigma, 2)
+    >>> first.tolist(), second.tolist()
+    ([-2.0, -3.5], [-4.0, -1.0])
+    """
+    s = 1.0 / (2.0 * sigma**2)
+    resp = tempered_softmax(scores_from_distances(dist, log_weights, sigma), 1.0, axis=-1)
+    mean_d = jnp.sum(resp * dist, axis=-1, keepdims=True)
+    var_d = jnp.sum(resp * (dist - mean_d) ** 2, axis=(-2, -1))
+    total_d = jnp.sum(mean_d, axis=(-2, -1))
+    s = jnp.reshape(s, total_d.shape)
+    first = 2.0 * s * total_d - dist.shape[-2] * n_dim
+    second = 4.0 * s**2 * var_d - 4.0 * s * total_d
+    return first, second
+
+
+def kmeans_objective_pointwise(x: Array, locs: Array) -> Array:
+    """Each point's contribution to the k-means objective, ``min_k d_ik``.
+
+    Parameters
+    ----------
+    x : Array, shape (..., n_obs, n_dim)
+        Data.
+    locs : Array, shape (..., n_clusters, n_dim)
+        Centroids.
+
+    Returns
+    -------
+    Array, shape (..., n_obs)
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from probkm.core.likelihood import kmeans_objective_pointwise
+    >>> x, locs = jnp.array([[0.0, 0.0], [3.0, 4.0]]), jnp.array([[0.0, 0.0], [3.0, 0.0]])
+    >>> kmeans_objective_pointwise(x, locs).tolist()
+    [0.0, 16.0]
+    """
+    return jnp.min(squared_distances(x, locs), axis=-1)
+
+
+def nearest_centroid(x: Array, locs: Array) -> Array:
+    """Index of each point's nearest centroid.
+
+    Parameters
+    ----------
+    x : Array, shape (..., n_obs, n_dim)
+        Data.
+    locs : Array, shape (..., n_clusters, n_dim)
+        Centroids.
+
+    Returns
+    -------
+    Array of int32, shape (..., n_obs)
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from probkm.core.likelihood import nearest_centroid
+    >>> x, locs = jnp.array([[0.0, 0.0], [3.0, 4.0]]), jnp.array([[0.0, 0.0], [3.0, 0.0]])
+    >>> nearest_centroid(x, locs).tolist()
+    [0, 1]
+    """
+    return jnp.argmin(squared_distances(x, locs), axis=-1).astype(jnp.int32)
+
+
+def plugin_sigma(inertia: Array, n_obs: int, n_dim: int) -> Array:
+    """Classification-likelihood MLE of sigma for a k-means solution: ``sqrt(J / (N D))``.
+
+    Parameters
+    ----------
+    inertia : Array
+        The k-means objective ``J``, in squared units of ``x``.
+    n_obs : int
+        ``N``, the number of points.
+    n_dim : int
+        ``D``, the data's dimension.
+
+    Returns
+    -------
+    Array
+        Sigma, in the units of ``x``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from probkm.core.likelihood import plugin_sigma
+    >>> float(plugin_sigma(jnp.asarray(32.0), 4, 2))
+    2.0
+    """
+    return jnp.sqrt(inertia / (n_obs * n_dim))
+
+
+def sample_mixture(
+    rng_key: Array, weights: Array, locs: Array, sigma: Array, sample_shape: tuple = ()
+) -> tuple[Array, Array]:
+    """Draw from the generative story ``z ~ Cat(w)``, ``x ~ N(mu_z, sigma^2 I)``.
+
+    Parameters
+    ----------
+    rng_key : Array
+        JAX PRNG key.
+    weights : Array, shape (batch..., n_clusters)
+        Mixture weights on the simplex.
+    locs : Array, shape (batch..., n_clusters, n_dim)
+        Means.
+    sigma : Array, shape (batch...)
+        Shared standard deviation.
+    sample_shape : tuple, default ()
+        Leading shape of the draws.
+
+    Returns
+    -------
+    x : Array, shape sample_shape + batch + (n_dim,)
+        The points; the draws are i.i.d., so their order is already random.
+    z : Array of int32, shape sample_shape + batch
+        Their components.
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp
+    >>> from probkm.core.likelihood import sample_mixture
+    >>> locs = jnp.array([[0.0, 0.0], [10.0, 10.0]])
+    >>> x, z = sample_mixture(jax.random.key(0), jnp.array([0.5, 0.5]), locs, 0.1, (50,))
+    >>> x.shape, z.shape, bool(jnp.allclose(x, locs[z], atol=1.0))
+    ((50, 2), (50,), True)
+    """
+    key_z, key_x = jax.random.split(rng_key)
+    batch = jnp.broadcast_shapes(weights.shape[:-1], locs.shape[:-2], jnp.shape(sigma))
+    shape = tuple(sample_shape) + batch
+    z = jax.random.categorical(key_z, jnp.log(weights), shape=shape)
+    locs_b = jnp.broadcast_to(locs, shape + locs.shape[-2:])
+    centre = jnp.take_along_axis(locs_b, z[..., None, None], axis=-2)[..., 0, :]
+    noise = jax.random.normal(key_x, centre.shape, dtype=centre.dtype)
+    return centre + jnp.asarray(sigma)[..., None] * noise, z.astype(jnp.int32)

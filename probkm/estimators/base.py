@@ -1,0 +1,103 @@
+"""What both estimators share: validation of ``X`` against the fitted state, the keys, and
+standardisation (the estimators fit on data centred per feature and divided by one pooled
+scale, which keeps clusters spherical and makes step sizes scale-free)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from probkm._checks import Constraint, check_all, check_n_features, check_numeric_2d, seed_from
+from probkm.estimators.persistence import save
+
+
+class ProbKMBase(BaseEstimator):
+    """Validation and randomness shared by :class:`SphericalGMM` and :class:`AnnealedKMeans`.
+
+    Each estimator declares its parameters' constraints once, in ``_parameter_constraints``
+    (as scikit-learn does); ``fit`` checks them all with :func:`probkm._checks.check` and then
+    the combinations ``_check_combinations`` forbids.
+
+    Examples
+    --------
+    >>> from probkm import AnnealedKMeans, SphericalGMM
+    >>> from probkm.estimators.base import ProbKMBase
+    >>> issubclass(SphericalGMM, ProbKMBase), issubclass(AnnealedKMeans, ProbKMBase)
+    (True, True)
+    >>> SphericalGMM(n_components=0).fit([[0.0], [1.0]])
+    Traceback (most recent call last):
+    ...
+    probkm._checks.InvalidValue: n_components must be an int >= 1; got 0.
+    """
+
+    _parameter_constraints: dict[str, Constraint] = {}
+
+    def _check_params(self) -> None:
+        check_all(self.get_params(deep=False), self._parameter_constraints)
+        self._check_combinations()
+
+    def _check_combinations(self) -> None:
+        """Raise for parameter values that are allowed alone but not together."""
+
+    def _validate(self, X: Any, *, reset: bool) -> np.ndarray:
+        if not reset:
+            check_is_fitted(self)
+        arr = check_numeric_2d(X)
+        if not reset:
+            check_n_features(arr.shape[1], self.n_features_in_, estimator=type(self).__name__)
+        validate_data(self, X if hasattr(X, "columns") else arr, reset=reset, dtype=np.float64, ensure_all_finite=True)
+        return arr
+
+    def _key(self, random_state: Any = None) -> jax.Array:
+        """A key from ``random_state`` or, when that is ``None``, from the estimator's."""
+        source = self.random_state if random_state is None else random_state
+        return jax.random.key(seed_from(source))
+
+    def save(self, path: Any, *, overwrite: bool = False):
+        """Save the fitted estimator to the folder ``path`` (see :mod:`probkm.estimators.persistence`).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The folder to write; it must not exist unless ``overwrite``.
+        overwrite : bool
+            Replace an existing folder.
+
+        Returns
+        -------
+        pathlib.Path
+            The folder written.
+
+        Raises
+        ------
+        FileExistsError
+            ``path`` exists and ``overwrite`` is false.
+        InvalidType
+            A constructor parameter is not JSON-serialisable (e.g. a NumPy random state).
+
+        See Also
+        --------
+        probkm.load : Read the folder back.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from probkm import AnnealedKMeans
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.r_[rng.normal(0, 1, (20, 2)), rng.normal(6, 1, (20, 2))]
+        >>> km = AnnealedKMeans(2, n_temperatures=10, random_state=0).fit(X)
+        >>> folder = km.save(os.path.join(tempfile.mkdtemp(), "km"))
+        >>> sorted(os.listdir(folder))
+        ['arrays.npz', 'estimator.json']
+        """
+        return save(self, path, overwrite=overwrite)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = self.random_state is None
+        return tags

@@ -1,0 +1,591 @@
+"""``SphericalGMM``: the shared-sigma spherical Gaussian mixture as a scikit-learn estimator.
+
+The class only wires together :mod:`probkm.algorithms.kmeans` (initialisation), :mod:`probkm.inference.map`
+(MAP and NUTS), :mod:`probkm.inference.relabel`, :mod:`probkm.inference.predictive` and
+:mod:`probkm.inference.inference_data`; it holds no mathematics of its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import numpy as np
+from sklearn.base import DensityMixin
+from sklearn.utils.validation import check_is_fitted
+
+from probkm._checks import InvalidValue, Integer, Optional, Options, Real, check_enough_samples, check_positive_int
+from probkm.algorithms.annealing import geometric_schedule
+from probkm.core.models import SIGMA_PRIORS, data_prior_defaults, spherical_gmm
+from probkm.core.scaling import Scaling, as_jax
+from probkm.estimators.base import ProbKMBase
+from probkm.inference.convergence import check_degenerate, check_losses, check_nuts
+from probkm.inference.inference_data import build_inference_data
+from probkm.inference.kmeans_start import map_from_kmeans
+from probkm.inference.map import OPTIMIZERS
+from probkm.inference.posterior import sample_posterior
+from probkm.inference.predictive import Draws, predictive_log_density, predictive_responsibilities, sample_predictive
+
+INFERENCE = ("map", "mcmc")
+CHAIN_METHODS = ("sequential", "vectorized", "parallel")
+
+
+def _nuts_start(map_point: dict[str, Any], scale: float) -> dict[str, Any]:
+    """Where NUTS chains start: the MAP, with sigma at least 1e-3 of the data's scale. With as many
+    components as distinct points the MAP's sigma collapses to 0, where the log density is not finite."""
+    return {**map_point, "sigma": max(map_point["sigma"], 1e-3 * scale)}
+
+
+class SphericalGMM(DensityMixin, ProbKMBase):
+    """Gaussian mixture with spherical components that share one ``sigma``, with priors.
+
+    MAP (``inference="map"``) or full posterior by NUTS (``inference="mcmc"``), always with
+    an :class:`arviz.InferenceData` in ``idata_``. The MAP starts from deterministic
+    annealing and ``n_init`` k-means++ restarts (on at most 10,000 random rows) and keeps
+    the restart with the best objective; NUTS starts every chain at the MAP and relabels
+    each draw by Hungarian matching of its means to the MAP means (:mod:`probkm.inference.relabel`).
+
+    Parameters
+    ----------
+    n_components : int, default 1
+        Number of mixture components ``K``.
+    inference : {"map", "mcmc"}, default "map"
+        ``"map"``: the maximum a posteriori point, by SVI with a point-mass guide; every
+        prediction uses that one point. ``"mcmc"``: the full posterior by NUTS; predictions
+        average over the draws (posterior predictive).
+    sigma_prior : {"halfnormal", "lognormal", "invgamma"}, default "halfnormal"
+        Prior on the shared sigma (see :mod:`probkm.core.models`).
+    sigma_scale : float or None, default None
+        Scale of sigma's prior, in the units of ``X``; ``None`` takes the data's pooled
+        standard deviation.
+    loc_center, loc_scale : float, array_like of shape (n_features,), or None, default None
+        Centre and scale of the normal prior on each mean, in the units of ``X``; ``None``
+        takes the data's per-feature mean and its pooled standard deviation.
+    weight_concentration : float, default 1.0
+        Dirichlet concentration per component.
+    n_init : int, default 3
+        k-means++ restarts besides the annealed start (0: annealing only).
+    map_restarts : int, default 1
+        How many of those k-means candidates, best log joint first, the MAP optimiser
+        starts from; the best final objective is kept.
+    batch_size : int or None, default None
+        Minibatch SVI for large data: each Adam step sees ``batch_size`` random rows
+        (needs ``optimizer="adam"``; memory stays at the data plus one batch).
+    num_steps : int or None, default None
+        SVI steps of the MAP; ``None`` means 1 for BFGS, 500 for Adam.
+    optimizer : {"bfgs", "adam"}, default "bfgs"
+        The MAP optimiser: ``"bfgs"`` (NumPyro ``Minimize``, one step is a full quasi-Newton
+        solve) or ``"adam"``.
+    learning_rate : float, default 0.05
+        Adam's step size (on standardised data, so it is scale-free).
+    n_temperatures : int, default 60
+        Steps of the annealing schedule of the start, from ``T = 1`` down to ``t_min``.
+    t_min : float, default 1e-3
+        Lowest temperature of that schedule.
+    num_warmup : int, default 500
+        NUTS warmup iterations per chain (NumPyro's name, as are the next four).
+    num_samples : int, default 1000
+        NUTS draws kept per chain.
+    num_chains : int, default 2
+        NUTS chains; R-hat needs at least 2.
+    chain_method : {"sequential", "vectorized", "parallel"}, default "sequential"
+        How NumPyro runs the chains.
+    target_accept_prob : float, default 0.8
+        Target acceptance probability of NUTS's step-size adaptation.
+    num_prior_samples : int, default 200
+        Draws in the ``prior`` and ``prior_predictive`` groups of ``idata_``.
+    random_state : int, numpy random state or None, default None
+        Seed of every random choice (starts, NUTS, prior draws, ``sample``); ``None`` draws
+        a fresh seed on each call.
+
+    Attributes
+    ----------
+    weights_ : ndarray, shape (K,)
+        Mixture weights.
+    means_ : ndarray, shape (K, D)
+        Component means, in units of X.
+    sigma_ : float
+        The shared standard deviation, in units of X. ``weights_``, ``means_`` and
+        ``sigma_`` are the MAP values, or posterior means after relabelling.
+    map_ : dict
+        The MAP point (``weights``, ``means``, ``sigma``) in units of X; for NUTS, where every
+        chain started.
+    model_kwargs_ : dict
+        The keyword arguments of :func:`probkm.spherical_gmm` behind the fit: ``n_components``
+        and the prior settings in units of X, the data-derived ones filled in.
+    idata_ : arviz.InferenceData
+        Built on first access from the fit.
+    draws_ : probkm.inference.predictive.Draws
+        The parameter draws behind every prediction (one for MAP), float64 arrays.
+    scaling_ : probkm.core.scaling.Scaling
+        Centre and pooled scale of the training data; fitting and prediction run on
+        ``(X - center) / scale``, so float32 keeps its precision at any offset or magnitude.
+    log_joint_ : float
+        Log joint density (log prior plus log-likelihood) at the MAP, in units of X.
+    n_iter_ : int
+        Iterations the kept MAP restart ran: BFGS iterations, or Adam steps.
+    convergence_ : dict
+        For NUTS: the number of divergences, the largest split R-hat and the smallest bulk
+        ESS over all parameters after relabelling. A ``ConvergenceWarning`` names any that
+        fail ArviZ's thresholds (R-hat > 1.01, ESS < 100 per chain, any divergence).
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of str, shape (n_features_in_,)
+        Column names of ``X`` in ``fit``; only when ``X`` had string column names (a DataFrame).
+
+    See Also
+    --------
+    AnnealedKMeans : The ``T -> 0`` limit of the same mixture: k-means made generative.
+    probkm.load : Load an estimator saved with :meth:`save`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from probkm import SphericalGMM
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.r_[rng.normal(0, 1, (20, 2)), rng.normal(6, 1, (20, 2))]
+    >>> gmm = SphericalGMM(2, n_temperatures=10, random_state=0).fit(X)
+    >>> np.sort(gmm.means_[:, 0]).round(1), round(gmm.sigma_, 1)
+    (array([-0.3,  6.4]), 0.9)
+    >>> gmm.weights_.round(2)
+    array([0.5, 0.5])
+    """
+
+    def __init__(
+        self,
+        n_components: int = 1,
+        *,
+        inference: str = "map",
+        sigma_prior: str = "halfnormal",
+        sigma_scale: float | None = None,
+        loc_center: Any = None,
+        loc_scale: Any = None,
+        weight_concentration: float = 1.0,
+        n_init: int = 3,
+        map_restarts: int = 1,
+        batch_size: int | None = None,
+        num_steps: int | None = None,
+        optimizer: str = "bfgs",
+        learning_rate: float = 0.05,
+        n_temperatures: int = 60,
+        t_min: float = 1e-3,
+        num_warmup: int = 500,
+        num_samples: int = 1000,
+        num_chains: int = 2,
+        chain_method: str = "sequential",
+        target_accept_prob: float = 0.8,
+        num_prior_samples: int = 200,
+        random_state: Any = None,
+    ):
+        self.n_components = n_components
+        self.inference = inference
+        self.sigma_prior = sigma_prior
+        self.sigma_scale = sigma_scale
+        self.loc_center = loc_center
+        self.loc_scale = loc_scale
+        self.weight_concentration = weight_concentration
+        self.n_init = n_init
+        self.map_restarts = map_restarts
+        self.batch_size = batch_size
+        self.num_steps = num_steps
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.n_temperatures = n_temperatures
+        self.t_min = t_min
+        self.num_warmup = num_warmup
+        self.num_samples = num_samples
+        self.num_chains = num_chains
+        self.chain_method = chain_method
+        self.target_accept_prob = target_accept_prob
+        self.num_prior_samples = num_prior_samples
+        self.random_state = random_state
+
+    _parameter_constraints = {
+        "n_components": Integer(1),
+        "inference": Options(INFERENCE),
+        "sigma_prior": Options(SIGMA_PRIORS),
+        "sigma_scale": Optional(Real(0.0)),
+        "weight_concentration": Real(0.0),
+        "n_init": Integer(0),
+        "map_restarts": Integer(1),
+        "batch_size": Optional(Integer(1)),
+        "num_steps": Optional(Integer(1)),
+        "optimizer": Options(OPTIMIZERS),
+        "learning_rate": Real(0.0),
+        "n_temperatures": Integer(1),
+        "t_min": Real(0.0),
+        "num_warmup": Integer(0),
+        "num_samples": Integer(1),
+        "num_chains": Integer(1),
+        "chain_method": Options(CHAIN_METHODS),
+        "target_accept_prob": Real(0.0, 1.0),
+        "num_prior_samples": Integer(1),
+    }
+
+    def _check_combinations(self) -> None:
+        if self.batch_size is not None and self.optimizer != "adam":
+            raise InvalidValue(
+                f"batch_size={self.batch_size} needs optimizer='adam' (BFGS is full-batch only); got optimizer={self.optimizer!r}."
+            )
+
+    def _model_kwargs(self, X: np.ndarray) -> dict[str, Any]:
+        """The model's prior settings in the units of ``X``, data-derived where unset."""
+        defaults = data_prior_defaults(X)
+        given = {"loc_center": self.loc_center, "loc_scale": self.loc_scale, "sigma_scale": self.sigma_scale}
+        settings = {k: np.asarray(defaults[k] if v is None else v, dtype=float) for k, v in given.items()}
+        return {
+            "n_components": int(self.n_components),
+            "sigma_prior": self.sigma_prior,
+            "weight_concentration": float(self.weight_concentration),
+            **settings,
+        }
+
+    def fit(self, X: Any, y: Any = None) -> "SphericalGMM":
+        """Fit the mixture to ``X``: the MAP, then NUTS from it when ``inference="mcmc"``.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+            Finite numbers; at least ``n_components`` rows.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        SphericalGMM
+            ``self``, fitted.
+
+        Raises
+        ------
+        InvalidValue, InvalidType
+            A parameter outside its constraint, ``batch_size`` without ``optimizer="adam"``,
+            or ``X`` that is not finite, numeric and 2-D with enough rows.
+
+        Warns
+        -----
+        ConvergenceWarning
+            NUTS draws that fail ArviZ's thresholds (any divergence, R-hat, ESS), a
+            full-batch Adam loss still falling at the end, or a degenerate fit (a component
+            holding less than half a point, a collapsed sigma).
+
+        Examples
+        --------
+        A short NUTS run (too short to pass the convergence checks, hence the filter):
+
+        >>> import warnings
+        >>> import numpy as np
+        >>> from probkm import SphericalGMM
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.r_[rng.normal(0, 1, (20, 2)), rng.normal(6, 1, (20, 2))]
+        >>> nuts = SphericalGMM(2, inference="mcmc", n_temperatures=10, num_warmup=20, num_samples=20, num_chains=1, random_state=0)
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")
+        ...     nuts = nuts.fit(X)
+        >>> nuts.draws_.sigma.shape, nuts.draws_.means.shape, sorted(nuts.convergence_)
+        ((20,), (20, 2, 2), ['divergences', 'ess_bulk', 'r_hat'])
+        """
+        self._check_params()
+        X = self._validate(X, reset=True)
+        check_enough_samples(X.shape[0], self.n_components, param="n_components")
+        key_map, key_nuts, self._idata_key = jax.random.split(self._key(), 3)
+        self.model_kwargs_ = self._model_kwargs(X)
+        # every computation runs on standardised data: the priors carry over exactly, and the
+        # results map back (probkm.core.scaling)
+        scaling = self.scaling_ = Scaling.of(X)
+        self.map_ = self._fit_map(key_map, as_jax(scaling.forward(X)))
+        if self.inference == "map":
+            posterior = {k: np.asarray(v, dtype=float)[None, None] for k, v in self.map_.items()}
+            stats = {"potential_energy": np.full((1, 1), -self.log_joint_)}
+        else:
+            posterior, stats = sample_posterior(
+                key_nuts, X, spherical_gmm, init_values=_nuts_start(self.map_, scaling.scale),
+                reference=self.map_["means"], scaling=scaling,
+                num_warmup=self.num_warmup, num_samples=self.num_samples, num_chains=self.num_chains,
+                chain_method=self.chain_method, target_accept_prob=self.target_accept_prob, **self.model_kwargs_,
+            )
+            self.convergence_ = check_nuts(posterior, stats.get("diverging"))
+        self._set_posterior(X, posterior, stats)
+        return self
+
+    def _fit_map(self, key: jax.Array, x_std: jax.Array) -> dict[str, Any]:
+        """The MAP point in units of X from k-means starts on ``x_std``; sets ``log_joint_`` and ``n_iter_``."""
+        n_obs, n_dim = x_std.shape
+        num_steps = self.num_steps or (1 if self.optimizer == "bfgs" else 500)
+        batch = None if self.batch_size is None or self.batch_size >= n_obs else int(self.batch_size)
+        kwargs = {k: v for k, v in self.scaling_.model_kwargs(self.model_kwargs_).items() if k != "n_components"}
+        result, _ = map_from_kmeans(
+            key, x_std, spherical_gmm, n_components=int(self.n_components),
+            temperatures=geometric_schedule(1.0, self.t_min, self.n_temperatures), n_init=self.n_init,
+            map_restarts=self.map_restarts, num_steps=num_steps, optimizer=self.optimizer,
+            learning_rate=self.learning_rate, subsample_size=batch, **kwargs,
+        )
+        if self.optimizer == "adam" and batch is None:  # minibatch losses are noisy by design
+            check_losses(np.asarray(result.losses[result.best]))
+        # the loss is -log joint of the standardised problem; the change of units adds the log-Jacobians
+        jac = self.scaling_.log_jacobians(n_dim, self.n_components)
+        self.log_joint_ = float(-result.loss) + n_obs * jac["x"] + jac["means"] + jac["sigma"]
+        self.n_iter_ = int(result.n_iter[result.best])
+        return self.scaling_.params_backward({k: np.asarray(v, dtype=float) for k, v in result.params.items()})
+
+    def _set_posterior(self, X: np.ndarray, posterior: dict[str, np.ndarray], stats: dict[str, np.ndarray]) -> None:
+        """The fitted attributes from draws shaped ``(chain, draw, ...)`` in units of X."""
+        self._posterior, self._sample_stats, self._fit_X = posterior, stats, X
+        self._idata = None
+        flat = {k: np.reshape(v, (-1,) + v.shape[2:]) for k, v in posterior.items()}
+        self.draws_ = Draws(*(np.asarray(flat[k], dtype=float) for k in ("weights", "means", "sigma")))
+        self.weights_ = flat["weights"].mean(axis=0)
+        self.means_ = flat["means"].mean(axis=0)
+        self.sigma_ = float(flat["sigma"].mean())
+        check_degenerate(self.weights_, self.sigma_, n_obs=X.shape[0], data_scale=self.scaling_.scale)
+
+    @property
+    def idata_(self):
+        """The fit as :class:`arviz.InferenceData` (every group; built once, on first access).
+
+        Groups: ``posterior``, ``sample_stats``, ``log_likelihood``, ``log_prior``, ``prior``,
+        ``prior_predictive``, ``posterior_predictive`` and ``observed_data``, in units of X.
+        Building it samples the prior and the predictive, so the first access takes a while.
+        """
+        if getattr(self, "_idata", None) is None:
+            check_is_fitted(self, "draws_")
+            self._idata = build_inference_data(
+                self._idata_key, spherical_gmm, self._fit_X, self._posterior,
+                model_kwargs=self.model_kwargs_, scaling=self.scaling_, sample_stats=self._sample_stats,
+                num_prior_samples=self.num_prior_samples,
+                attrs={"inference": self.inference, "model": "spherical_gmm"},
+            )
+        return self._idata
+
+    @idata_.setter
+    def idata_(self, idata) -> None:
+        self._idata = idata
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Log (posterior-predictive) density of each row of ``X``, shape ``(n_samples,)``.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray, shape (n_samples,)
+            ``log p(x)`` in the units of ``X`` (a density: it changes with the units), at the
+            MAP or averaged over the posterior draws.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from probkm import SphericalGMM
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.r_[rng.normal(0, 1, (20, 2)), rng.normal(6, 1, (20, 2))]
+        >>> gmm = SphericalGMM(2, n_temperatures=10, random_state=0).fit(X)
+        >>> log_density = gmm.score_samples(X)
+        >>> log_density.shape, bool(np.isclose(log_density.mean(), gmm.score(X)))
+        ((40,), True)
+        """
+        X = self._validate(X, reset=False)
+        # standardised units keep float32 precise; the Jacobian of x -> (x - c) / s is -D log s
+        log_density = predictive_log_density(as_jax(self.scaling_.forward(X)), self.scaling_.draws(self.draws_))
+        return np.asarray(log_density, dtype=float) - X.shape[1] * np.log(self.scaling_.scale)
+
+    def score(self, X: Any, y: Any = None) -> float:
+        """Mean log density per sample of ``X``.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        float
+            The mean of :meth:`score_samples` (higher is better).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from probkm import SphericalGMM
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.r_[rng.normal(0, 1, (20, 2)), rng.normal(6, 1, (20, 2))]
+        >>> gmm = SphericalGMM(2, n_temperatures=10, random_state=0).fit(X)
+        >>> round(gmm.score(X), 1)
+        -3.4
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Component probabilities ``(n_samples, n_components)``, averaged over the draws.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray, shape (n_samples, n_components)
+            Rows sum to 1.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from probkm import SphericalGMM
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.r_[rng.normal(0, 1, (20, 2)), rng.normal(6, 1, (20, 2))]
+        >>> gmm = SphericalGMM(2, n_temperatures=10, random_state=0).fit(X)
+        >>> proba = gmm.predict_proba(X)
+        >>> proba.shape, bool(np.allclose(proba.sum(axis=1), 1.0)), round(float(proba.max(axis=1).min()), 2)
+        ((40, 2), True, 1.0)
+        """
+        X = self._validate(X, reset=False)
+        proba = predictive_responsibilities(as_jax(self.scaling_.forward(X)), self.scaling_.draws(self.draws_))
+        return np.asarray(proba, dtype=float)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most probable component of each row, shape ``(n_samples,)``.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of int, shape (n_samples,)
+            The argmax of :meth:`predict_proba`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from probkm import SphericalGMM
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.r_[rng.normal(0, 1, (20, 2)), rng.normal(6, 1, (20, 2))]
+        >>> gmm = SphericalGMM(2, n_temperatures=10, random_state=0).fit(X)
+        >>> np.bincount(gmm.predict(X))
+        array([20, 20])
+        """
+        return np.argmax(self.predict_proba(X), axis=1)
+
+    def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
+        """``fit(X)`` then ``predict(X)``.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        ndarray of int, shape (n_samples,)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from probkm import SphericalGMM
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.r_[rng.normal(0, 1, (20, 2)), rng.normal(6, 1, (20, 2))]
+        >>> np.bincount(SphericalGMM(2, n_temperatures=10, random_state=0).fit_predict(X))
+        array([20, 20])
+        """
+        return self.fit(X).predict(X)
+
+    def sample(self, n_samples: int = 1, *, random_state: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """Draw ``n_samples`` new points from the fitted model.
+
+        From the MAP mixture, or from the posterior predictive (each point with its own
+        posterior draw).
+
+        Parameters
+        ----------
+        n_samples : int
+            Points to draw, at least 1.
+        random_state : int, numpy random state or None
+            Defaults to the estimator's.
+
+        Returns
+        -------
+        X : ndarray, shape (n_samples, n_features)
+            New points, in the units of the training data.
+        y : ndarray of int, shape (n_samples,)
+            Component labels.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from probkm import SphericalGMM
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.r_[rng.normal(0, 1, (20, 2)), rng.normal(6, 1, (20, 2))]
+        >>> gmm = SphericalGMM(2, n_temperatures=10, random_state=0).fit(X)
+        >>> X_new, y_new = gmm.sample(100)
+        >>> X_new.shape, sorted(set(y_new.tolist()))
+        ((100, 2), [0, 1])
+        """
+        check_is_fitted(self, "draws_")
+        n_samples = check_positive_int("n_samples", n_samples)
+        x, y = sample_predictive(self._key(random_state), n_samples, self.scaling_.draws(self.draws_))
+        return self.scaling_.backward(x), np.asarray(y)
+
+    def _n_parameters(self) -> int:
+        return self.n_components * self.n_features_in_ + self.n_components
+
+    def bic(self, X: Any) -> float:
+        """Bayesian information criterion of the fitted point on ``X`` (lower is better).
+
+        ``-2 log L + p log N`` with ``p = K D + K`` free parameters (means, weights and
+        sigma) and ``log L = N * score(X)``.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+
+        Returns
+        -------
+        float
+
+        See Also
+        --------
+        aic
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from probkm import SphericalGMM
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.r_[rng.normal(0, 1, (20, 2)), rng.normal(6, 1, (20, 2))]
+        >>> gmm = SphericalGMM(2, n_temperatures=10, random_state=0).fit(X)
+        >>> round(gmm.bic(X))
+        293
+        """
+        X_arr = self._validate(X, reset=False)
+        return -2 * self.score(X_arr) * X_arr.shape[0] + self._n_parameters() * np.log(X_arr.shape[0])
+
+    def aic(self, X: Any) -> float:
+        """Akaike information criterion of the fitted point on ``X`` (lower is better).
+
+        ``-2 log L + 2 p`` with ``p = K D + K`` free parameters and ``log L = N * score(X)``.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+
+        Returns
+        -------
+        float
+
+        See Also
+        --------
+        bic
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from probkm import SphericalGMM
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.r_[rng.normal(0, 1, (20, 2)), rng.normal(6, 1, (20, 2))]
+        >>> gmm = SphericalGMM(2, n_temperatures=10, random_state=0).fit(X)
+        >>> round(gmm.aic(X))
+        283
+        """
+        X_arr = self._validate(X, reset=False)
+        return -2 * self.score(X_arr) * X_arr.shape[0] + 2 * self._n_parameters()

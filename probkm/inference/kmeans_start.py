@@ -1,0 +1,133 @@
+"""The MAP of a mixture model from k-means starts: the one path from data to a MAP point.
+
+k-means candidates (deterministic annealing and k-means++ restarts, :mod:`probkm.algorithms.kmeans`)
+only have to find the MAP's basin, so they see at most ``init_samples`` random rows; each
+becomes a starting point (:func:`map_starts`), the best ``map_restarts`` of them by log joint
+(judged on the same rows: a pass over all rows would hold ``(N, K)`` arrays, which minibatch
+SVI exists to avoid) start the optimiser on all the data (:func:`probkm.inference.map.fit_map`),
+and the best result is kept.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+
+from probkm.algorithms.kmeans import KMeansCandidates, kmeans_candidates, subsample_rows
+from probkm.inference.map import MapResult, fit_map, negative_log_joint
+
+INIT_SAMPLES = 10_000  # most rows the k-means start sees
+
+
+def map_starts(candidates: KMeansCandidates, n_obs: int, n_dim: int) -> dict[str, Array]:
+    """MAP starting points from k-means candidates: centroids, cluster proportions and plug-in sigma.
+
+    Parameters
+    ----------
+    candidates : KMeansCandidates
+        Solutions with ``centers (C, K, D)``, ``labels (C, n_obs)`` and ``inertia (C,)``.
+    n_obs : int
+        Rows the candidates were scored on.
+    n_dim : int
+        ``D``, the data's dimension.
+
+    Returns
+    -------
+    dict of str to Array
+        ``means (C, K, D)``, ``weights (C, K)`` (add-one smoothed, inside the simplex) and
+        ``sigma (C,)``, the plug-in ``sqrt(J / (n_obs D))`` floored at 1e-3.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp, numpy as np
+    >>> from probkm.algorithms.kmeans import KMeansCandidates
+    >>> from probkm.inference.kmeans_start import map_starts
+    >>> centers, labels, inertia = jnp.array([[[0.0], [10.0]]]), jnp.array([[0, 0, 0, 1]]), jnp.array([8.0])
+    >>> starts = map_starts(KMeansCandidates(centers, labels, inertia, jnp.zeros(1), None), n_obs=4, n_dim=1)
+    >>> np.asarray(starts["weights"], float).round(3).tolist(), np.asarray(starts["sigma"], float).round(3).tolist()
+    ([[0.667, 0.333]], [1.414])
+    """
+    n_clusters = candidates.centers.shape[1]
+    counts = jax.vmap(lambda labels: jnp.bincount(labels, length=n_clusters))(candidates.labels)
+    weights = (counts + 1.0) / (n_obs + n_clusters)
+    sigma = jnp.sqrt(jnp.maximum(candidates.inertia / (n_obs * n_dim), 1e-6))
+    return {"means": candidates.centers, "weights": weights, "sigma": sigma}
+
+
+def map_from_kmeans(
+    rng_key: Array,
+    x: Array,
+    model: Callable,
+    *,
+    n_components: int,
+    temperatures: Array,
+    n_init: int,
+    map_restarts: int = 1,
+    init_samples: int = INIT_SAMPLES,
+    num_steps: int = 1,
+    optimizer: str = "bfgs",
+    learning_rate: float = 0.05,
+    subsample_size: int | None = None,
+    **model_kwargs: Any,
+) -> tuple[MapResult, dict[str, Array]]:
+    """MAP of ``model(x, n_components=..., **model_kwargs)`` started from k-means solutions.
+
+    Parameters
+    ----------
+    rng_key : Array
+        JAX PRNG key.
+    x : Array, shape (n_obs, n_dim)
+        Data (standardised, as every probkm path computes).
+    model : callable
+        A NumPyro model with the sites of probkm's mixtures.
+    n_components : int
+        ``K``.
+    temperatures : Array, shape (n_temperatures,)
+        The annealing schedule of the annealed candidate.
+    n_init : int
+        k-means++ restarts beside annealing.
+    map_restarts : int, default 1
+        How many candidates, best log joint first, the optimiser starts from.
+    init_samples : int, default INIT_SAMPLES
+        Most rows the candidates see.
+    num_steps, optimizer, learning_rate, subsample_size
+        As in :func:`probkm.inference.map.fit_map`.
+    **model_kwargs
+        The model's other keyword arguments.
+
+    Returns
+    -------
+    result : MapResult
+        The :class:`~probkm.inference.map.MapResult`.
+    starts : dict of str to Array
+        The starting points the optimiser ran from, best log joint first (site name to
+        ``(map_restarts, ...)``).
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp, numpy as np
+    >>> from probkm.core.models import spherical_gmm
+    >>> from probkm.inference.kmeans_start import map_from_kmeans
+    >>> rng = np.random.default_rng(0)
+    >>> x = jnp.asarray(np.vstack([rng.normal(-2.0, 0.5, (20, 2)), rng.normal(2.0, 0.5, (20, 2))]))
+    >>> result, starts = map_from_kmeans(jax.random.key(0), x, spherical_gmm, n_components=2,
+    ...                                  temperatures=jnp.geomspace(1.0, 0.01, 10), n_init=2, map_restarts=2)
+    >>> starts["means"].shape, bool(np.allclose(np.sort(result.params["means"][:, 0]), [-2.0, 2.0], atol=0.5))
+    ((2, 2, 2), True)
+    """
+    key_sub, key_init, key_map = jax.random.split(rng_key, 3)
+    x_init = subsample_rows(key_sub, x, init_samples)
+    candidates = kmeans_candidates(key_init, x_init, temperatures, n_clusters=n_components, n_init=n_init)
+    starts = map_starts(candidates, x_init.shape[0], x.shape[1])
+    kwargs = {"n_components": n_components, **model_kwargs}
+    order = np.argsort(np.asarray(negative_log_joint(x_init, model, starts, **kwargs)))
+    chosen = {k: v[jnp.asarray(order[:map_restarts])] for k, v in starts.items()}
+    result = fit_map(
+        key_map, x, model, chosen, num_steps=num_steps, optimizer=optimizer,
+        learning_rate=learning_rate, subsample_size=subsample_size, **kwargs,
+    )
+    return result, chosen

@@ -1,0 +1,290 @@
+"""Inference for probkm's models: MAP by SVI with an ``AutoDelta`` guide, and NUTS.
+
+Both take any probkm model (or a user's model with the same sites) and plain keyword
+arguments for it. Keyword arguments split into *static* ones (ints, strings, ``None``,
+which fix shapes and control flow) and *traced* ones (arrays and floats, such as a
+temperature, a fixed sigma or prior scales), so a temperature schedule, a sequence of
+restarts or repeated fits of the same shape reuse one compiled function.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+from jax import Array
+from numpyro.handlers import replay, seed
+from numpyro.primitives import Messenger
+from numpyro.infer import SVI, Trace_ELBO
+from numpyro.infer.autoguide import AutoDelta
+from numpyro.infer.initialization import init_to_value
+from numpyro.infer.util import compute_log_probs, log_density
+from numpyro.util import check_model_guide_match
+
+from probkm._checks import InvalidValue
+from probkm.inference.model_kwargs import split_model_kwargs
+
+OPTIMIZERS = ("bfgs", "adam")
+
+
+class MapResult(NamedTuple):
+    """Result of :func:`fit_map`.
+
+    Attributes
+    ----------
+    params : dict of str to Array
+        Site name to MAP value (constrained), for the best restart.
+    loss : scalar
+        Negative log joint density at ``params`` (lower is better).
+    losses : numpy.ndarray, shape (n_restarts, num_steps)
+        Loss trace of every restart.
+    restart_losses : numpy.ndarray, shape (n_restarts,)
+        Final loss of every restart.
+    best : int
+        Index of the kept restart.
+    n_iter : numpy.ndarray, shape (n_restarts,)
+        Iterations each restart ran: BFGS iterations, or Adam steps.
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp, numpy as np
+    >>> from probkm.core.models import spherical_gmm
+    >>> from probkm.inference.map import fit_map
+    >>> rng = np.random.default_rng(0)
+    >>> x = jnp.asarray(np.vstack([rng.normal(-2.0, 0.5, (20, 2)), rng.normal(2.0, 0.5, (20, 2))]))
+    >>> means = jnp.array([[[-1.0, -1.0], [1.0, 1.0]], [[0.0, -1.0], [0.0, 1.0]]])  # two restarts
+    >>> init = {"weights": jnp.full((2, 2), 0.5), "means": means, "sigma": jnp.ones(2)}
+    >>> result = fit_map(jax.random.key(0), x, spherical_gmm, init, num_steps=1, n_components=2)
+    >>> result.params["means"].shape, result.losses.shape, result.restart_losses.shape, result.n_iter.shape
+    ((2, 2), (2, 1), (2,), (2,))
+    """
+
+    params: dict[str, Array]
+    loss: Array
+    losses: Array
+    restart_losses: Array
+    best: int
+    n_iter: Array
+
+
+class _SortedTraceELBO(Trace_ELBO):
+    """Single-particle ``Trace_ELBO`` whose per-site terms are built and summed in sorted site order.
+
+    NumPyro's ``Trace_ELBO`` forms the terms ``log p - log q`` while iterating over a Python
+    ``set`` of site names, whose order follows the process's string-hash seed. That order
+    changed both the float rounding of the loss (so MAP results differed between Python
+    processes) and the traced graph (so JAX's persistent compilation cache, keyed by the
+    graph, missed in every new process). Iterating in sorted order fixes both.
+    """
+
+    def loss_with_mutable_state(self, rng_key, param_map, model, guide, *args, **kwargs):
+        model_seed, guide_seed = jax.random.split(rng_key)
+        guide_log_probs, guide_trace = compute_log_probs(seed(guide, guide_seed), args, kwargs, param_map)
+        replayed = replay(seed(model, model_seed), guide_trace)
+        model_log_probs, model_trace = compute_log_probs(replayed, args, kwargs, param_map)
+        check_model_guide_match(model_trace, guide_trace)
+        loss = jnp.array(0.0)
+        for name in sorted(set(model_log_probs) | set(guide_log_probs)):
+            loss = loss - (model_log_probs.get(name, 0.0) - guide_log_probs.get(name, 0.0))
+        return {"loss": loss, "mutable_state": None}
+
+
+class _MinibatchesWithReplacement(Messenger):
+    """Draw a subsampled plate's rows uniformly with replacement.
+
+    NumPyro draws them without replacement by a partial Fisher-Yates shuffle of all ``N``
+    row indices, on every step: at ``N = 1e7`` that is most of a minibatch step's time and
+    an ``N``-sized array. For stochastic gradients with replacement is as good: each row is
+    equally likely, and the plate's ``N / batch`` scaling keeps the likelihood unbiased.
+    """
+
+    def process_message(self, msg):
+        if msg["type"] == "plate" and msg["value"] is None:
+            size, subsample_size = msg["args"]
+            if subsample_size < size:
+                msg["value"] = jax.random.randint(numpyro.prng_key(), (subsample_size,), 0, size)
+
+
+class _BFGS(numpyro.optim.Minimize):
+    """NumPyro's ``Minimize`` (BFGS), whose step counter counts BFGS iterations.
+
+    NumPyro's counts calls (each one a whole BFGS solve) and drops the solver's iteration
+    count; the counter is otherwise unused by ``Minimize``, so it carries ``nit`` instead.
+    """
+
+    def eval_and_update(self, fn, state, forward_mode_differentiation=False):
+        i, (flat_params, unravel_fn) = state
+
+        def loss_fn(flat):
+            out, aux = fn(unravel_fn(flat))
+            if aux is not None:
+                raise ValueError("Minimize does not support models with mutable states.")
+            return out
+
+        results = jax.scipy.optimize.minimize(loss_fn, flat_params, (), method=self._method, **self._kwargs)
+        new_state = type(state[1])(results.x, unravel_fn)
+        return (results.fun, None), (i + results.nit, new_state)
+
+
+def _optimizer(name: str, learning_rate: float, num_steps: int = 1, decay: bool = False):
+    if name == "adam":
+        if decay:  # minibatch gradients are noisy: shrink the step 100-fold over the run
+            return numpyro.optim.Adam(lambda step: learning_rate * 0.01 ** (step / num_steps))
+        return numpyro.optim.Adam(learning_rate)
+    if name == "bfgs":
+        return _BFGS(method="BFGS")
+    raise InvalidValue(f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))}; got {name!r}.")
+
+
+@partial(jax.jit, static_argnames=("model", "static_kwargs", "optimizer", "learning_rate", "num_steps"))
+def _map_restarts(rng_key, x, init_values, traced_kwargs, *, model, static_kwargs, optimizer, learning_rate, num_steps):
+    """Run SVI from each restart's initial values in one vmapped, compiled function."""
+    kwargs = {**dict(static_kwargs), **traced_kwargs}
+    # Optimise the log joint per data point: same maximiser, but gradients of order one, so
+    # BFGS's first (identity-Hessian) step stays in the basin it starts in.
+    n_obs = x.shape[0]
+    objective = numpyro.handlers.scale(_MinibatchesWithReplacement(model), scale=1.0 / n_obs)
+
+    def one(key, values):
+        guide = AutoDelta(objective, init_loc_fn=init_to_value(values=values))
+        decay = kwargs.get("subsample_size") is not None
+        svi = SVI(objective, guide, _optimizer(optimizer, learning_rate, num_steps, decay), _SortedTraceELBO())
+        state = svi.init(key, x, **kwargs)
+
+        def step(state, _):
+            return svi.update(state, x, **kwargs)
+
+        state, losses = jax.lax.scan(step, state, None, length=num_steps)
+        params = guide.median(svi.get_params(state))
+        return params, svi.evaluate(state, x, **kwargs) * n_obs, losses * n_obs, state.optim_state[0]
+
+    n_restarts = jax.tree_util.tree_leaves(init_values)[0].shape[0]
+    keys = jax.random.split(rng_key, n_restarts)
+    # lax.map, not vmap: a vmapped BFGS runs every restart until the slowest converges
+    return jax.lax.map(lambda args: one(*args), (keys, init_values))
+
+
+@partial(jax.jit, static_argnames=("model", "static_kwargs"))
+def _negative_log_joint(x, values, traced_kwargs, *, model, static_kwargs):
+    kwargs = {**dict(static_kwargs), **traced_kwargs}
+
+    def one(point):
+        log_joint, _ = log_density(model, (x,), kwargs, point)
+        return -log_joint
+
+    # lax.map, not vmap: one (N, K) likelihood intermediate at a time, not one per point
+    return jax.lax.map(one, values)
+
+
+def negative_log_joint(x: Array, model: Callable, values: dict[str, Array], **model_kwargs) -> Array:
+    """``-log p(x, theta)`` at each of several points.
+
+    Parameters
+    ----------
+    x : Array, shape (n_obs, n_dim)
+        Data.
+    model : callable
+        A NumPyro model called as ``model(x, **model_kwargs)``.
+    values : dict of str to Array
+        Site name to values with a leading point axis ``(n_points, ...)`` (constrained space).
+    **model_kwargs
+        The model's keyword arguments.
+
+    Returns
+    -------
+    Array, shape (n_points,)
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp, numpy as np
+    >>> from probkm.core.models import spherical_gmm
+    >>> from probkm.inference.map import negative_log_joint
+    >>> rng = np.random.default_rng(0)
+    >>> x = jnp.asarray(np.vstack([rng.normal(-2.0, 0.5, (20, 2)), rng.normal(2.0, 0.5, (20, 2))]))
+    >>> means = jnp.array([[[-2.0, -2.0], [2.0, 2.0]], [[0.0, 0.0], [0.0, 0.0]]])  # the clusters, and not
+    >>> values = {"weights": jnp.full((2, 2), 0.5), "means": means, "sigma": jnp.full(2, 0.5)}
+    >>> nlj = negative_log_joint(x, spherical_gmm, values, n_components=2)
+    >>> nlj.shape, bool(nlj[0] < nlj[1])
+    ((2,), True)
+    """
+    static, traced = split_model_kwargs(model_kwargs)
+    return _negative_log_joint(x, values, traced, model=model, static_kwargs=static)
+
+
+def fit_map(
+    rng_key: Array,
+    x: Array,
+    model: Callable,
+    init_values: dict[str, Array],
+    *,
+    num_steps: int = 500,
+    optimizer: str = "bfgs",
+    learning_rate: float = 0.05,
+    **model_kwargs,
+) -> MapResult:
+    """MAP estimate of ``model``'s latent sites by SVI with an ``AutoDelta`` guide.
+
+    Parameters
+    ----------
+    rng_key : Array
+        JAX PRNG key.
+    x : Array, shape (n_obs, n_dim)
+        Data.
+    model : callable
+        A NumPyro model called as ``model(x, **model_kwargs)``.
+    init_values : dict of str to Array
+        Site name to initial value, each with a leading restart axis ``(n_restarts, ...)``;
+        every restart is optimised and the lowest loss is kept.
+    num_steps : int, default 500
+        Optimiser steps (for ``"bfgs"``, each step is a full BFGS solve, so 1 suffices).
+    optimizer : {"bfgs", "adam"}, default "bfgs"
+        ``"bfgs"`` (NumPyro's full-batch ``Minimize``, quasi-Newton) or ``"adam"``.
+    learning_rate : float, default 0.05
+        Adam's step size, in the unconstrained units of the sites. With minibatches
+        (``subsample_size`` in ``model_kwargs``) it decays 100-fold over the run.
+    **model_kwargs
+        The model's keyword arguments; see :func:`probkm.inference.model_kwargs.split_model_kwargs`
+        for which are static.
+
+    Returns
+    -------
+    MapResult
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``optimizer``, or minibatches (``subsample_size``) with an optimizer
+        other than ``"adam"``.
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp, numpy as np
+    >>> from probkm.core.models import spherical_gmm
+    >>> from probkm.inference.map import fit_map
+    >>> rng = np.random.default_rng(0)
+    >>> x = jnp.asarray(np.vstack([rng.normal(-2.0, 0.5, (20, 2)), rng.normal(2.0, 0.5, (20, 2))]))
+    >>> means = jnp.array([[[-1.0, -1.0], [1.0, 1.0]], [[0.0, -1.0], [0.0, 1.0]]])  # two restarts
+    >>> init = {"weights": jnp.full((2, 2), 0.5), "means": means, "sigma": jnp.ones(2)}
+    >>> result = fit_map(jax.random.key(0), x, spherical_gmm, init, num_steps=1, n_components=2)
+    >>> bool(np.allclose(np.sort(result.params["means"][:, 0]), [-2.0, 2.0], atol=0.5))
+    True
+    """
+    static, traced = split_model_kwargs(model_kwargs)
+    _optimizer(optimizer, learning_rate)  # validate before compiling
+    if model_kwargs.get("subsample_size") is not None and optimizer != "adam":
+        raise ValueError(
+            f"minibatches (subsample_size={model_kwargs['subsample_size']}) need optimizer='adam'; "
+            f"got optimizer={optimizer!r}, which is full-batch only."
+        )
+    params, final, losses, n_iter = _map_restarts(
+        rng_key, x, init_values, traced, model=model, static_kwargs=static,
+        optimizer=optimizer, learning_rate=float(learning_rate), num_steps=int(num_steps),
+    )
+    final = np.asarray(final)
+    best = int(np.nanargmin(np.where(np.isfinite(final), final, np.inf)))
+    best_params = {k: v[best] for k, v in params.items()}
+    return MapResult(best_params, final[best], losses, final, best, np.asarray(n_iter))
