@@ -92,6 +92,9 @@ def synthetic_mixture(
     >>> gaps = np.linalg.norm(data.means[:, None] - data.means[None], axis=-1)
     >>> bool(gaps[np.triu_indices(3, 1)].min() >= 4.0), sorted(set(data.labels.tolist()))
     (True, [0, 1, 2])
+    >>> triangle = synthetic_mixture(60, n_components=3, layout="polygon").means  # neighbours 8 apart
+    >>> np.round(np.linalg.norm(triangle - np.roll(triangle, 1, axis=0), axis=1), 6).tolist()
+    [8.0, 8.0, 8.0]
     """
     check("layout", layout, Options(LAYOUTS))
     means = _polygon_means(n_components, n_features, separation) if layout == "polygon" else _random_means(n_components, n_features, separation, seed)

@@ -18,7 +18,8 @@ import pytest
 from probkm.algorithms.annealing import fixed_sigma_centroids
 from probkm.cli.config import ConfigError, load_identifiability_config
 from probkm.studies.diagnostics import sigma_profile
-from probkm.studies.identifiability import SETTINGS, make_default_data, run_identifiability
+from probkm.datasets import synthetic_mixture
+from probkm.studies.identifiability import SETTINGS, run_identifiability
 from probkm.studies.identifiability_report import write_identifiability
 from probkm.algorithms.kmeans import kmeans_candidates
 from probkm.core.likelihood import kmeans_objective_pointwise
@@ -170,7 +171,7 @@ def test_output_folder_has_json_report_and_figures(study, tmp_path):
 
 
 def test_fixed_sigma_centroids_are_the_kmeans_fixed_point_at_low_temperature():
-    X = make_default_data(jax.random.key(3), n_obs=90)
+    X = synthetic_mixture(90, 3, 2, layout="polygon", seed=3).X
     x = jax.numpy.asarray(X, jax.numpy.float32)
     found = kmeans_candidates(jax.random.key(0), x, jax.numpy.geomspace(1.0, 1e-3, 30), n_clusters=3, n_init=0)
     centers = found.centers[0]

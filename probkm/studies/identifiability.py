@@ -33,15 +33,13 @@ from typing import Any, Callable, NamedTuple
 
 import arviz as az
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from probkm.core.scaling import as_jax
 from probkm._checks import Integer, ListOf, Optional, Options, Real, check_all, check_enough_samples, check_numeric_2d, seed_from
 from probkm.estimators.annealed_kmeans import AnnealedKMeans
 from probkm.studies.diagnostics import SigmaProfile, model_summary, sigma_profile
 from probkm.inference.inference_data import build_inference_data
-from probkm.core.likelihood import sample_mixture
+from probkm.datasets import synthetic_mixture
 from probkm.estimators.spherical_gmm import SphericalGMM
 from probkm.core.models import SIGMA_PRIORS, annealed_gmm, data_prior_defaults, kmeans_objective_model, spherical_gmm
 from probkm.inference.posterior import sample_posterior
@@ -100,45 +98,6 @@ class IdentifiabilityResult(NamedTuple):
     profile: SigmaProfile
 
 
-def make_default_data(rng_key: jax.Array, *, n_obs: int = 450, n_components: int = 3, sigma: float = 1.0, separation: float = 8.0) -> np.ndarray:
-    """``(n_obs, 2)`` points from an equal-weight shared-sigma mixture of ``n_components``
-    2-D clusters whose centres sit on a regular polygon, ``separation`` apart (units of x).
-
-    Parameters
-    ----------
-    rng_key : jax.Array
-        A JAX random key.
-    n_obs : int
-        Points drawn.
-    n_components : int
-        Clusters, at the corners of the polygon (a single cluster sits at the origin).
-    sigma : float
-        The shared standard deviation, units of x.
-    separation : float
-        Distance between neighbouring centres, units of x.
-
-    Returns
-    -------
-    ndarray, shape (n_obs, 2)
-
-    Examples
-    --------
-    Three centres ``8`` apart lie on a circle of radius ``8 / (2 sin(pi / 3))``:
-
-    >>> import jax, numpy as np
-    >>> from probkm.studies.identifiability import make_default_data
-    >>> X = make_default_data(jax.random.key(0), n_obs=60, n_components=3, sigma=0.01)
-    >>> X.shape, sorted(set(np.round(np.linalg.norm(X, axis=1), 1).tolist()))
-    ((60, 2), [4.6])
-    """
-    angle = 2 * np.pi * np.arange(n_components) / n_components
-    radius = 0.0 if n_components == 1 else separation / (2 * np.sin(np.pi / n_components))
-    centres = radius * np.stack([np.cos(angle), np.sin(angle)], axis=1)
-    weights = jnp.full((n_components,), 1.0 / n_components)
-    x, _ = sample_mixture(rng_key, weights, as_jax(centres), sigma, (n_obs,))
-    return np.asarray(x, dtype=float)
-
-
 def run_identifiability(
     X: Any = None,
     *,
@@ -168,7 +127,7 @@ def run_identifiability(
     ----------
     X : array_like, shape (n_obs, n_dim), or None
         The data, or ``None`` for ``n_components`` separated 2-D clusters with sigma = 1
-        (:func:`make_default_data`, drawn from ``random_state``).
+        (:func:`probkm.datasets.synthetic_mixture` with ``layout="polygon"``, drawn from ``random_state``).
     n_components : int
         Clusters ``K`` in every model.
     temperatures : tuple of float
@@ -228,9 +187,13 @@ def run_identifiability(
     """
     settings = check_all({k: v for k, v in locals().items() if k in SETTINGS}, SETTINGS)
     say = progress or (lambda message: None)
-    key_data, key_fit = jax.random.split(jax.random.key(seed_from(random_state)))
+    seed = seed_from(random_state)
+    key_fit = jax.random.split(jax.random.key(seed))[1]
     source = "default" if X is None else "user"
-    X = make_default_data(key_data, n_components=n_components) if X is None else check_numeric_2d(X)
+    if X is None:
+        X = synthetic_mixture(450, n_components, 2, sigma=1.0, separation=8.0, layout="polygon", seed=seed).X
+    else:
+        X = check_numeric_2d(X)
     check_enough_samples(X.shape[0], n_components, param="n_components")
     defaults = data_prior_defaults(X)
     scale = float(defaults["sigma_scale"] if sigma_scale is None else sigma_scale)
@@ -337,6 +300,5 @@ def _summary(study: _Study, models, medians, profile: SigmaProfile, km: Annealed
 __all__ = [
     "IdentifiabilityResult",
     "SETTINGS",
-    "make_default_data",
     "run_identifiability",
 ]
