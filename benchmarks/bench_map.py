@@ -149,8 +149,8 @@ def candidate_substeps(X, k, n_init=3, init_samples=10_000, anneal_samples=3_000
     x = as_jax(Scaling.of(X).forward(X))
     key_anneal, key_seed, key_sub, key_anneal_sub = jax.random.split(jax.random.key(0), 4)
     temps = geometric_schedule(1.0, 1e-3, 60)
-    subset = subsample_rows(key_sub, x, init_samples)
-    anneal_subset = subsample_rows(key_anneal_sub, x, anneal_samples)
+    subset = subsample_rows(key_sub, x, init_samples)[0]
+    anneal_subset = subsample_rows(key_anneal_sub, x, anneal_samples)[0]
     seeds_fn = jax.jit(lambda key: jax.vmap(lambda kk: kmeans_plusplus(kk, subset, n_clusters=k))(jax.random.split(key, n_init)))
     lloyd_sub = jax.jit(lambda starts: jax.lax.map(lambda c: lloyd(subset, c, max_iter=300), starts))
     lloyd_all = jax.jit(lambda starts: jax.lax.map(lambda c: lloyd(x, c, max_iter=300), starts))

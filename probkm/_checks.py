@@ -732,3 +732,37 @@ def seed_from(random_state: Any) -> int:
     if isinstance(random_state, np.random.Generator):
         return int(random_state.integers(2**31 - 1))
     raise InvalidType(f"random_state must be an int, None or a numpy RandomState/Generator; got {type(random_state).__name__}.")
+
+
+def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None:
+    """``sample_weight`` as a float64 array ``(n_samples,)`` of finite weights ``>= 0`` (``None`` stays ``None``).
+
+    scikit-learn's semantics: an integer weight counts its row that many times, and a weight
+    of 0 drops the row. At least one weight must be positive.
+
+    Examples
+    --------
+    >>> check_sample_weight([1, 0, 2], 3).tolist()
+    [1.0, 0.0, 2.0]
+    >>> check_sample_weight([1.0, -1.0], 2)
+    Traceback (most recent call last):
+    ...
+    probkm._checks.InvalidValue: sample_weight must be finite and >= 0; got -1.0 at row 1.
+    """
+    if sample_weight is None:
+        return None
+    if np.isscalar(sample_weight):
+        sample_weight = np.full(n_samples, sample_weight)
+    try:
+        weights = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidType(f"sample_weight must be an array of {n_samples} numbers; got {type(sample_weight).__name__}.") from None
+    if weights.shape != (n_samples,):
+        raise InvalidValue(f"sample_weight must have shape ({n_samples},), one weight per row of X; got shape {weights.shape}.")
+    bad = ~np.isfinite(weights) | (weights < 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InvalidValue(f"sample_weight must be finite and >= 0; got {float(weights[row])!r} at row {row}.")
+    if not weights.sum() > 0:
+        raise InvalidValue("sample_weight must have at least one positive weight; got all zeros.")
+    return weights

@@ -181,7 +181,9 @@ def weighted_means(x: Array, resp: Array, previous: Array) -> Array:
     return jnp.where(mass[:, None] > 0, means, previous)
 
 
-def tempered_em_step(x: Array, data: Columns, means: Array, log_weights: Array, sigma: Array, temperature: Array) -> Array:
+def tempered_em_step(
+    x: Array, data: Columns, means: Array, log_weights: Array, sigma: Array, temperature: Array, row_weights: Array | None = None
+) -> Array:
     """One tempered EM update ``mu_k = sum_i r_ik x_i / sum_i r_ik``, ``r = softmax_k(a_ik / T)``.
 
     The fixed point of the annealed likelihood ``l_T`` in the means, with the weights and
@@ -218,7 +220,8 @@ def tempered_em_step(x: Array, data: Columns, means: Array, log_weights: Array, 
     [[0.5, 0.0], [9.5, 0.0]]
     """
     scores = scores_from_distances(column_distances(data, means), log_weights, sigma)
-    return weighted_means(x, tempered_softmax(scores, temperature, axis=0), means)
+    resp = tempered_softmax(scores, temperature, axis=0)
+    return weighted_means(x, resp if row_weights is None else resp * row_weights[None, :], means)
 
 
 @partial(jax.jit, static_argnames=("num_iter",))
@@ -277,6 +280,7 @@ def anneal(
     max_iter: int = 100,
     tol: float = 1e-5,
     perturbation: float = 1e-3,
+    row_weights: Array | None = None,
 ) -> AnnealPath:
     """Deterministic annealing of ``n_clusters`` equal-weight means over ``temperatures``.
 
@@ -312,10 +316,10 @@ def anneal(
     >>> bool(np.allclose(np.sort(result.centers[:, 0]), [0.0, 8.0], atol=1.0))
     True
     """
-    center = jnp.mean(x, axis=0)
+    center = jnp.mean(x, axis=0) if row_weights is None else row_weights @ x / jnp.sum(row_weights)
     xc = x - center  # work centred so the perturbation is not lost to float rounding
     data = columns(xc)
-    sigma_ref = jnp.sqrt(2.0 * largest_covariance_eigenvalue(xc))
+    sigma_ref = jnp.sqrt(2.0 * largest_covariance_eigenvalue(xc, row_weights))
     log_weights = jnp.full((n_clusters, 1), -jnp.log(n_clusters), x.dtype)
     keys = jax.random.split(rng_key, temperatures.shape[0])
 
@@ -325,7 +329,7 @@ def anneal(
 
         def body(carry):
             current, _, it = carry
-            new = tempered_em_step(xc, data, current, log_weights, sigma_ref, temperature)
+            new = tempered_em_step(xc, data, current, log_weights, sigma_ref, temperature, row_weights)
             return new, jnp.max(jnp.abs(new - current)), it + 1
 
         def keep_going(carry):
@@ -341,7 +345,7 @@ def anneal(
 
 
 @partial(jax.jit, static_argnames=("max_iter",))
-def lloyd(x: Array, centers: Array, *, max_iter: int = 300, tol: float = 0.0) -> LloydResult:
+def lloyd(x: Array, centers: Array, *, max_iter: int = 300, tol: float = 0.0, row_weights: Array | None = None) -> LloydResult:
     """Lloyd's algorithm (the ``T = 0`` limit of the annealed fixed point) from ``centers``.
 
     Stops when the inertia stops decreasing by more than ``tol`` (relative) or after
@@ -374,14 +378,15 @@ def lloyd(x: Array, centers: Array, *, max_iter: int = 300, tol: float = 0.0) ->
     """
     data = columns(x)
     clusters = jnp.arange(centers.shape[0])[:, None]
+    rows = jnp.ones(x.shape[0], x.dtype) if row_weights is None else row_weights
 
     def body(carry):
         # one distance pass gives both the inertia of the current centres (for the stopping
         # rule) and their assignments (for the update)
         current, inertia, _, it = carry
         dist = column_distances(data, current)
-        assigned = (jnp.argmin(dist, axis=0)[None, :] == clusters).astype(x.dtype)
-        return weighted_means(x, assigned, current), jnp.sum(jnp.min(dist, axis=0)), inertia, it + 1
+        assigned = (jnp.argmin(dist, axis=0)[None, :] == clusters).astype(x.dtype) * rows[None, :]
+        return weighted_means(x, assigned, current), jnp.sum(rows * jnp.min(dist, axis=0)), inertia, it + 1
 
     def keep_going(carry):
         _, inertia, previous, it = carry
@@ -391,7 +396,7 @@ def lloyd(x: Array, centers: Array, *, max_iter: int = 300, tol: float = 0.0) ->
     init = (centers, jnp.asarray(jnp.finfo(x.dtype).max, x.dtype), jnp.asarray(jnp.inf, x.dtype), 0)
     centers, _, _, n_iter = jax.lax.while_loop(keep_going, body, init)
     labels, objective = _assign(data, centers)
-    return LloydResult(centers, labels, jnp.sum(objective), n_iter - 1)
+    return LloydResult(centers, labels, jnp.sum(rows * objective), n_iter - 1)
 
 
 def _assign(data, centers: Array) -> tuple[Array, Array]:
@@ -430,7 +435,9 @@ def assign(x: Array, centers: Array) -> tuple[Array, Array]:
 
 
 @partial(jax.jit, static_argnames=("n_clusters", "n_local_trials"))
-def kmeans_plusplus(rng_key: Array, x: Array, *, n_clusters: int, n_local_trials: int | None = None) -> Array:
+def kmeans_plusplus(
+    rng_key: Array, x: Array, *, n_clusters: int, n_local_trials: int | None = None, row_weights: Array | None = None
+) -> Array:
     """Greedy k-means++ seeding.
 
     Each new centre is the best, by the k-means objective it leaves, of ``n_local_trials``
@@ -465,18 +472,24 @@ def kmeans_plusplus(rng_key: Array, x: Array, *, n_clusters: int, n_local_trials
     """
     n_trials = 2 + int(math.log(n_clusters)) if n_local_trials is None else n_local_trials
     keys = jax.random.split(rng_key, n_clusters)
-    first = x[jax.random.randint(keys[0], (), 0, x.shape[0])]
+    rows = jnp.ones(x.shape[0], x.dtype) if row_weights is None else row_weights
+    # a row is drawn in proportion to its weight: rows of weight 0 (padding) never
+    log_rows = jnp.where(rows > 0, jnp.log(jnp.maximum(rows, 1e-30)), -jnp.inf)
+    if row_weights is None:
+        first = x[jax.random.randint(keys[0], (), 0, x.shape[0])]
+    else:
+        first = x[jax.random.categorical(keys[0], log_rows)]
     centers = jnp.zeros((n_clusters, x.shape[1]), x.dtype).at[0].set(first)
     closest = squared_distances(x, first[None])[:, 0]
 
     def add(k, carry):
         centers, closest = carry
-        logits = jnp.where(closest > 0, jnp.log(jnp.maximum(closest, 1e-30)), -jnp.inf)
-        # all points on existing centres: fall back to a uniform choice
-        logits = jnp.where(jnp.all(closest <= 0), jnp.zeros_like(logits), logits)
+        logits = jnp.where(closest > 0, jnp.log(jnp.maximum(closest, 1e-30)), -jnp.inf) + log_rows
+        # all points on existing centres: fall back to a choice by weight alone
+        logits = jnp.where(jnp.all(jnp.isneginf(logits)), log_rows, logits)
         trials = x[jax.random.categorical(keys[k], logits, shape=(n_trials,))]
         after = jnp.minimum(closest[:, None], squared_distances(x, trials))  # (N, n_trials)
-        best = jnp.argmin(jnp.sum(after, axis=0))
+        best = jnp.argmin(jnp.sum(after, axis=0) if row_weights is None else rows @ after)
         return centers.at[k].set(trials[best]), after[:, best]
 
     centers, _ = jax.lax.fori_loop(1, n_clusters, add, (centers, closest))
@@ -484,7 +497,7 @@ def kmeans_plusplus(rng_key: Array, x: Array, *, n_clusters: int, n_local_trials
 
 
 @partial(jax.jit, static_argnames=("n_clusters",))
-def cluster_critical_temperatures(x: Array, labels: Array, n_clusters: int, sigma_ref: Array) -> Array:
+def cluster_critical_temperatures(x: Array, labels: Array, n_clusters: int, sigma_ref: Array, row_weights: Array | None = None) -> Array:
     """Critical temperature ``lambda_max(cluster k) / sigma_ref^2`` of each cluster.
 
     Below its critical temperature a cluster would split further (DESIGN section 1).
@@ -514,6 +527,8 @@ def cluster_critical_temperatures(x: Array, labels: Array, n_clusters: int, sigm
     [0.25, 0.0625]
     """
     one_hot = jax.nn.one_hot(labels, n_clusters, dtype=x.dtype).T
+    if row_weights is not None:
+        one_hot = one_hot * row_weights[None, :]
     # lax.map, not vmap: one (N, D) centred copy at a time instead of K of them
     lam = jax.lax.map(lambda w: largest_covariance_eigenvalue(x, w), one_hot)
     return lam / sigma_ref**2

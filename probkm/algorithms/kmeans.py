@@ -59,8 +59,8 @@ class KMeansCandidates(NamedTuple):
     anneal: AnnealPath
 
 
-def subsample_rows(rng_key: Array, x: Array, max_rows: int) -> Array:
-    """At most ``max_rows`` rows of ``x``: all of them, or a uniform draw with replacement.
+def subsample_rows(rng_key: Array, x: Array, max_rows: int, row_weights: Array | None = None) -> tuple[Array, Array | None]:
+    """At most ``max_rows`` rows of ``x``, with their weights: all of them, or a draw with replacement.
 
     With replacement because it costs ``max_rows`` random integers, where a draw without
     replacement sorts all ``n_obs`` keys; a starting point does not need distinct rows.
@@ -73,22 +73,31 @@ def subsample_rows(rng_key: Array, x: Array, max_rows: int) -> Array:
         Data.
     max_rows : int
         Most rows to keep (static: it sets the result's shape).
+    row_weights : Array, shape (n_obs,), optional
+        Weight of each row; a draw picks rows in proportion to it (never a row of weight 0).
 
     Returns
     -------
-    Array, shape (min(n_obs, max_rows), n_dim)
+    rows : Array, shape (min(n_obs, max_rows), n_dim)
+    weights : Array or None
+        ``row_weights`` when every row is kept; ones for a weighted draw (each drawn row
+        counts once); ``None`` when ``row_weights`` is ``None``.
 
     Examples
     --------
     >>> import jax, jax.numpy as jnp
     >>> from probkm.algorithms.kmeans import subsample_rows
     >>> x = jnp.arange(20.0).reshape(10, 2)
-    >>> subsample_rows(jax.random.key(0), x, 4).shape, subsample_rows(jax.random.key(0), x, 50) is x
+    >>> subsample_rows(jax.random.key(0), x, 4)[0].shape, subsample_rows(jax.random.key(0), x, 50)[0] is x
     ((4, 2), True)
     """
     if x.shape[0] <= max_rows:
-        return x
-    return x[jax.random.randint(rng_key, (max_rows,), 0, x.shape[0])]
+        return x, row_weights
+    if row_weights is None:
+        return x[jax.random.randint(rng_key, (max_rows,), 0, x.shape[0])], None
+    # rows in proportion to their weight (with replacement), each then counted once
+    log_rows = jnp.where(row_weights > 0, jnp.log(jnp.maximum(row_weights, 1e-30)), -jnp.inf)
+    return x[jax.random.categorical(rng_key, log_rows, shape=(max_rows,))], jnp.ones(max_rows, x.dtype)
 
 
 @partial(
@@ -105,6 +114,7 @@ def kmeans_candidates(
     max_iter: int = 300,
     init_samples: int = 10_000,
     anneal_samples: int = 3_000,
+    row_weights: Array | None = None,
 ) -> KMeansCandidates:
     """Annealed solution plus ``n_init`` k-means++ restarts, each run to convergence by Lloyd.
 
@@ -132,6 +142,9 @@ def kmeans_candidates(
         Most rows seeding and the first Lloyd runs see (a random subsample when ``N`` is larger).
     anneal_samples : int, default 3_000
         Most rows annealing sees (its own random subsample).
+    row_weights : Array, shape (n_obs,), optional
+        Weight of each row (``sample_weight``, 0 on padding): seeding, annealing, Lloyd and
+        the inertia all count row ``i`` ``row_weights[i]`` times.
 
     Returns
     -------
@@ -150,26 +163,27 @@ def kmeans_candidates(
     True
     """
     key_anneal, key_seed, key_sub, key_anneal_sub = jax.random.split(rng_key, 4)
-    subset = subsample_rows(key_sub, x, init_samples)
-    anneal_subset = subsample_rows(key_anneal_sub, x, anneal_samples)
-    path = anneal(key_anneal, anneal_subset, temperatures, n_clusters=n_clusters, max_iter=anneal_max_iter)
+    subset, subset_weights = subsample_rows(key_sub, x, init_samples, row_weights)
+    anneal_subset, anneal_weights = subsample_rows(key_anneal_sub, x, anneal_samples, row_weights)
+    path = anneal(key_anneal, anneal_subset, temperatures, n_clusters=n_clusters, max_iter=anneal_max_iter, row_weights=anneal_weights)
     starts = path.centers[None]
     if n_init > 0:
-        seeds = jax.vmap(lambda k: kmeans_plusplus(k, subset, n_clusters=n_clusters))(jax.random.split(key_seed, n_init))
+        seeds = jax.vmap(lambda k: kmeans_plusplus(k, subset, n_clusters=n_clusters, row_weights=subset_weights))(jax.random.split(key_seed, n_init))
         starts = jnp.concatenate([starts, seeds], axis=0)
     # lax.map, not vmap: a vmapped while_loop runs every start until the slowest converges
     # and holds (n_starts, N, K) intermediates; one start at a time holds (K, N)
     if subset.shape[0] == x.shape[0]:
-        polished = jax.lax.map(lambda c: lloyd(x, c, max_iter=max_iter), starts)
+        polished = jax.lax.map(lambda c: lloyd(x, c, max_iter=max_iter, row_weights=row_weights), starts)
         return KMeansCandidates(polished.centers, polished.labels, polished.inertia, polished.n_iter, path)
-    rough = jax.lax.map(lambda c: lloyd(subset, c, max_iter=max_iter).centers, starts)
+    rough = jax.lax.map(lambda c: lloyd(subset, c, max_iter=max_iter, row_weights=subset_weights).centers, starts)
+
     def scored(centers):
         labels, objective = assign(x, centers)
-        return labels, jnp.sum(objective)
+        return labels, jnp.sum(objective if row_weights is None else row_weights * objective)
 
     labels, inertia = jax.lax.map(scored, rough)
     best = jnp.argmin(inertia)
-    final = lloyd(x, rough[best], max_iter=max_iter)
+    final = lloyd(x, rough[best], max_iter=max_iter, row_weights=row_weights)
     return KMeansCandidates(
         rough.at[best].set(final.centers),
         labels.at[best].set(final.labels),

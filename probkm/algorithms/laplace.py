@@ -12,7 +12,7 @@ from probkm.core.models import sigma_prior_distribution
 
 
 @partial(jax.jit, static_argnames=("prior_name",))
-def log_sigma_laplace(x, weights, means, start, prior_scale, prior_name, tol=1e-6, max_iter=50):
+def log_sigma_laplace(x, weights, means, start, prior_scale, prior_name, tol=1e-6, max_iter=50, row_weights=None):
     """Mode and sd of the mixture's posterior of ``u = log sigma``, with the means and weights held.
 
     Damped Newton steps from ``log start`` until a step is below ``tol``; the curvature at
@@ -36,6 +36,8 @@ def log_sigma_laplace(x, weights, means, start, prior_scale, prior_name, tol=1e-
         Stop once a Newton step is below this.
     max_iter : int, default 50
         Most Newton steps.
+    row_weights : Array, shape (N,), optional
+        Weight of each row (``sample_weight``; 0 on padding rows).
 
     Returns
     -------
@@ -62,7 +64,7 @@ def log_sigma_laplace(x, weights, means, start, prior_scale, prior_name, tol=1e-
         return prior.log_prob(jnp.exp(u)) + u
 
     def derivatives(u):
-        first, second = log_sigma_derivatives_from_distances(dist, log_weights, jnp.exp(u), x.shape[1])
+        first, second = log_sigma_derivatives_from_distances(dist, log_weights, jnp.exp(u), x.shape[1], row_weights)
         return first + jax.grad(log_prior)(u), second + jax.hessian(log_prior)(u)
 
     def newton(carry):

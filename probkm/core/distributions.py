@@ -85,13 +85,14 @@ class SphericalMixture(Distribution):
         "temperature": constraints.positive,
     }
     support = constraints.real_vector
-    pytree_data_fields = ("weights", "locs", "sigma", "temperature")
+    pytree_data_fields = ("weights", "locs", "sigma", "temperature", "row_weights")
 
-    def __init__(self, weights, locs, sigma, temperature=1.0, *, validate_args=None):
+    def __init__(self, weights, locs, sigma, temperature=1.0, *, row_weights=None, validate_args=None):
         self.weights = _unbatched("weights", weights, 1)
         self.locs = _unbatched("locs", locs, 2)
         self.sigma = _unbatched("sigma", sigma, 0)
         self.temperature = _unbatched("temperature", temperature, 0)
+        self.row_weights = None if row_weights is None else _unbatched("row_weights", row_weights, 1)
         super().__init__((), self.locs.shape[-1:], validate_args=validate_args)
 
     def sample_with_intermediates(self, key, sample_shape=()):
@@ -103,8 +104,11 @@ class SphericalMixture(Distribution):
 
     def log_prob(self, value):
         flat, locs = _centred(value, self.locs)
-        log_lik = annealed_log_likelihood(flat, self.weights, locs, self.sigma, self.temperature)
-        return jnp.reshape(log_lik, value.shape[:-1])
+        # rows (N, D) take their weights inside the likelihood, where the gradient's fast path sees them
+        rows = self.row_weights if value.ndim == 2 else None
+        log_lik = annealed_log_likelihood(flat, self.weights, locs, self.sigma, self.temperature, rows)
+        log_lik = jnp.reshape(log_lik, value.shape[:-1])
+        return log_lik if self.row_weights is None or rows is not None else log_lik * self.row_weights
 
 
 class KMeansGibbs(Distribution):
@@ -147,12 +151,13 @@ class KMeansGibbs(Distribution):
         "sigma": constraints.positive,
     }
     support = constraints.real_vector
-    pytree_data_fields = ("locs", "tau", "sigma")
+    pytree_data_fields = ("locs", "tau", "sigma", "row_weights")
 
-    def __init__(self, locs, tau, sigma, *, validate_args=None):
+    def __init__(self, locs, tau, sigma, *, row_weights=None, validate_args=None):
         self.locs = _unbatched("locs", locs, 2)
         self.tau = _unbatched("tau", tau, 0)
         self.sigma = _unbatched("sigma", sigma, 0)
+        self.row_weights = None if row_weights is None else _unbatched("row_weights", row_weights, 1)
         super().__init__((), self.locs.shape[-1:], validate_args=validate_args)
 
     def sample_with_intermediates(self, key, sample_shape=()):
@@ -166,4 +171,5 @@ class KMeansGibbs(Distribution):
 
     def log_prob(self, value):
         flat, locs = _centred(value, self.locs)
-        return jnp.reshape(-kmeans_objective_pointwise(flat, locs) / self.tau, value.shape[:-1])
+        log_lik = jnp.reshape(-kmeans_objective_pointwise(flat, locs) / self.tau, value.shape[:-1])
+        return log_lik if self.row_weights is None else log_lik * self.row_weights

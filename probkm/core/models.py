@@ -121,7 +121,7 @@ def _resolve_shape(x: Array | None, shape: tuple[int, int] | None) -> tuple[int,
     return tuple(shape)
 
 
-def _prior_settings(x, n_dim, loc_center, loc_scale, sigma_scale):
+def _prior_settings(x, n_dim, loc_center, loc_scale, sigma_scale, row_weights=None):
     """Fill unset prior settings from the data; simulation (x=None) must set them."""
     if any(v is None for v in (loc_center, loc_scale, sigma_scale)):
         if x is None:
@@ -129,7 +129,7 @@ def _prior_settings(x, n_dim, loc_center, loc_scale, sigma_scale):
                 "With x=None, pass loc_center, loc_scale and sigma_scale "
                 "(for example from probkm.core.models.data_prior_defaults(x_train))."
             )
-        center, pooled = location_and_scale(x, jnp)
+        center, pooled = location_and_scale(x, jnp, row_weights)
         loc_center = center if loc_center is None else loc_center
         loc_scale = pooled if loc_scale is None else loc_scale
         sigma_scale = pooled if sigma_scale is None else sigma_scale
@@ -150,11 +150,16 @@ def _sample_sigma(sigma_prior: str, sigma_scale: Array) -> Array:
     return numpyro.sample("sigma", sigma_prior_distribution(sigma_prior, sigma_scale))
 
 
-def _observe(x: Array | None, n_obs: int, subsample_size: int | None, likelihood: dist.Distribution) -> None:
-    """The observed site ``x`` in plate ``obs``, optionally on a random minibatch of rows."""
+def _observe(x: Array | None, n_obs: int, subsample_size: int | None, likelihood, row_weights: Array | None) -> None:
+    """The observed site ``x`` in plate ``obs``, optionally on a random minibatch of rows.
+
+    ``likelihood(row_weights)`` builds the site's distribution for the rows it sees.
+    """
     with numpyro.plate("obs", n_obs, subsample_size=subsample_size) as rows:
-        batch = x[rows] if x is not None and subsample_size is not None else x
-        numpyro.sample("x", likelihood, obs=batch)
+        minibatch = x is not None and subsample_size is not None
+        batch = x[rows] if minibatch else x
+        weights = None if row_weights is None or x is None else (row_weights[rows] if minibatch else row_weights)
+        numpyro.sample("x", likelihood(weights), obs=batch)
 
 
 def annealed_gmm(
@@ -171,6 +176,7 @@ def annealed_gmm(
     sigma_prior: str = "halfnormal",
     sigma_scale: Array | float | None = None,
     subsample_size: int | None = None,
+    row_weights: Array | None = None,
 ) -> None:
     """Shared-sigma spherical mixture with its likelihood tempered at ``temperature``.
 
@@ -202,6 +208,10 @@ def annealed_gmm(
     subsample_size : int, optional
         If given, each evaluation sees a random minibatch of this many rows, with the
         likelihood scaled by ``n_obs / subsample_size`` (for minibatch SVI).
+    row_weights : Array, shape (n_obs,), optional
+        Non-negative weight of each row: row ``i`` counts ``row_weights[i]`` times in the
+        likelihood (``sample_weight``; 0 drops a row, such as the padding that lets one
+        compiled program serve data of many sizes). Data-derived prior settings are weighted too.
 
     Raises
     ------
@@ -221,7 +231,7 @@ def annealed_gmm(
     [('means', (3, 2)), ('sigma', ()), ('x', (20, 2))]
     """
     n_obs, n_dim = _resolve_shape(x, shape)
-    loc_center, loc_scale, sigma_scale = _prior_settings(x, n_dim, loc_center, loc_scale, sigma_scale)
+    loc_center, loc_scale, sigma_scale = _prior_settings(x, n_dim, loc_center, loc_scale, sigma_scale, row_weights)
     if weights is None:
         alpha = jnp.full((n_components,), weight_concentration)
         weights = numpyro.sample("weights", dist.Dirichlet(alpha))
@@ -232,7 +242,7 @@ def annealed_gmm(
     means = _sample_means(n_components, loc_center, loc_scale)
     if sigma is None:
         sigma = _sample_sigma(sigma_prior, sigma_scale)
-    _observe(x, n_obs, subsample_size, SphericalMixture(weights, means, sigma, temperature))
+    _observe(x, n_obs, subsample_size, lambda rows: SphericalMixture(weights, means, sigma, temperature, row_weights=rows), row_weights)
 
 
 def spherical_gmm(
@@ -246,6 +256,7 @@ def spherical_gmm(
     sigma_prior: str = "halfnormal",
     sigma_scale: Array | float | None = None,
     subsample_size: int | None = None,
+    row_weights: Array | None = None,
 ) -> None:
     """Spherical Gaussian mixture with one shared ``sigma``: :func:`annealed_gmm` at ``T = 1``.
 
@@ -286,6 +297,7 @@ def spherical_gmm(
         sigma_prior=sigma_prior,
         sigma_scale=sigma_scale,
         subsample_size=subsample_size,
+        row_weights=row_weights,
     )
 
 
@@ -300,6 +312,7 @@ def kmeans_objective_model(
     sigma_prior: str = "halfnormal",
     sigma_scale: Array | float | None = None,
     subsample_size: int | None = None,
+    row_weights: Array | None = None,
 ) -> None:
     """The k-means objective as a model: Gibbs likelihood ``exp(-J(mu) / tau)``.
 
@@ -331,10 +344,10 @@ def kmeans_objective_model(
     [[-0.5, -0.5, -0.5, -0.5]]
     """
     n_obs, n_dim = _resolve_shape(x, shape)
-    loc_center, loc_scale, sigma_scale = _prior_settings(x, n_dim, loc_center, loc_scale, sigma_scale)
+    loc_center, loc_scale, sigma_scale = _prior_settings(x, n_dim, loc_center, loc_scale, sigma_scale, row_weights)
     means = _sample_means(n_components, loc_center, loc_scale)
     sigma = _sample_sigma(sigma_prior, sigma_scale)
-    _observe(x, n_obs, subsample_size, KMeansGibbs(means, tau, sigma))
+    _observe(x, n_obs, subsample_size, lambda rows: KMeansGibbs(means, tau, sigma, row_weights=rows), row_weights)
 
 
 def likelihood_is_density(model: Any) -> bool:

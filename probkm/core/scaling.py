@@ -27,10 +27,10 @@ _SCALE_KWARGS = ("loc_scale", "sigma_scale", "sigma")
 _SQUARED_SCALE_KWARGS = ("tau",)  # the k-means Gibbs temperature, in squared units of x
 
 
-def location_and_scale(x: Any, xp: Any = np) -> tuple[Any, Any]:
+def location_and_scale(x: Any, xp: Any = np, row_weights: Any = None) -> tuple[Any, Any]:
     """The per-feature mean ``(D,)`` of ``x`` ``(N, D)`` and its pooled scale, in the array module ``xp``.
 
-    The pooled scale is ``sqrt(mean_d Var(x_d))``; data with no spread beyond the rounding of
+    With ``row_weights`` ``(N,)``, row ``i`` counts ``row_weights[i]`` times. The pooled scale is ``sqrt(mean_d Var(x_d))``; data with no spread beyond the rounding of
     their offset (``1e-14`` of their magnitude) take the magnitude instead, and data that are
     all zero take 1. The one definition of "the data's scale": :meth:`Scaling.of` calls it with
     NumPy in float64, the models' data-derived priors with ``jax.numpy`` under tracing.
@@ -43,8 +43,13 @@ def location_and_scale(x: Any, xp: Any = np) -> tuple[Any, Any]:
     >>> center.tolist(), float(scale)
     ([1.0, 2.0], 1.0)
     """
-    center = xp.mean(x, axis=0)
-    pooled = xp.sqrt(xp.mean(xp.var(x, axis=0)))
+    if row_weights is None:
+        center = xp.mean(x, axis=0)
+        pooled = xp.sqrt(xp.mean(xp.var(x, axis=0)))
+    else:  # each row counted row_weights[i] times
+        share = row_weights / xp.sum(row_weights)
+        center = share @ x
+        pooled = xp.sqrt(xp.mean(share @ (x - center) ** 2))
     magnitude = xp.max(xp.abs(center))
     fallback = xp.where(magnitude > 0, magnitude, 1.0)
     return center, xp.where((pooled > 1e-14 * magnitude) & (pooled > 0), pooled, fallback)
@@ -76,7 +81,7 @@ class Scaling(NamedTuple):
     scale: float
 
     @classmethod
-    def of(cls, X: np.ndarray) -> "Scaling":
+    def of(cls, X: np.ndarray, sample_weight: np.ndarray | None = None) -> "Scaling":
         """The per-feature mean and the pooled standard deviation ``sqrt(mean_d Var(X_d))`` of ``X``.
 
         Data with no spread beyond the float64 rounding of their offset take their magnitude as the scale.
@@ -104,7 +109,7 @@ class Scaling(NamedTuple):
         """
         X = np.asarray(X, dtype=float)
         with np.errstate(over="ignore", invalid="ignore"):
-            center, scale = location_and_scale(X, np)
+            center, scale = location_and_scale(X, np, None if sample_weight is None else np.asarray(sample_weight, dtype=float))
         if not (np.all(np.isfinite(center)) and np.isfinite(scale)):
             raise InvalidValue(
                 f"X is too large to compute with: its values reach {np.abs(X).max():.3g}, and their "

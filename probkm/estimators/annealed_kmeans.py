@@ -24,13 +24,25 @@ from sklearn.utils.validation import check_is_fitted
 
 from probkm.core.scaling import Scaling, as_jax
 from probkm.estimators.base import ProbKMBase
-from probkm._checks import Integer, InvalidType, InvalidValue, Optional, Options, Real, check_choice, check_enough_samples, check_positive_float, check_positive_int
+from probkm._checks import (
+    Integer,
+    InvalidType,
+    InvalidValue,
+    Optional,
+    Options,
+    Real,
+    check_choice,
+    check_enough_samples,
+    check_positive_float,
+    check_positive_int,
+    check_sample_weight,
+)
 from probkm.algorithms.annealing import FIRST_CRITICAL_TEMPERATURE, assign, cluster_critical_temperatures, geometric_schedule
 from probkm.inference.convergence import check_degenerate
 from probkm.algorithms.kmeans import kmeans_candidates
 from probkm.algorithms.laplace import log_sigma_laplace
 from probkm.core.likelihood import kmeans_objective_pointwise, nearest_centroid, plugin_sigma
-from probkm.core.models import SIGMA_PRIORS, data_prior_defaults, sigma_prior_distribution
+from probkm.core.models import SIGMA_PRIORS, sigma_prior_distribution
 from probkm.inference.predictive import Draws, sample_predictive
 from probkm.inference.relabel import matching_permutations
 
@@ -148,7 +160,7 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         "sigma_scale": Optional(Real(0.0)),
     }
 
-    def fit(self, X: Any, y: Any = None) -> "AnnealedKMeans":
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> "AnnealedKMeans":
         """Cluster ``X``: deterministic annealing and k-means++ restarts, the lowest inertia kept.
 
         Parameters
@@ -157,6 +169,9 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
             Finite numbers; at least ``n_clusters`` rows.
         y : None
             Ignored.
+        sample_weight : array_like, shape (n_samples,), optional
+            Non-negative weight of each row: an integer weight counts the row that many
+            times, 0 drops it (scikit-learn's semantics).
 
         Returns
         -------
@@ -188,16 +203,17 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         """
         self._check_params()
         X = self._validate(X, reset=True)
-        check_enough_samples(X.shape[0], self.n_clusters, param="n_clusters")
-        n_obs, n_dim = X.shape
-        # compute on standardised data: float32 keeps its precision at any offset or scale
-        self.scaling_ = Scaling.of(X)
-        x = as_jax(self.scaling_.forward(X))
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        check_enough_samples(X.shape[0] if sample_weight is None else int(np.sum(sample_weight > 0)), self.n_clusters, param="n_clusters")
+        # compute on standardised data (float32 keeps its precision at any offset or scale),
+        # with rows padded to a bucket (one compiled program serves many N)
+        self.scaling_ = Scaling.of(X, sample_weight)
+        x, rows = self._padded(X, sample_weight)
         temperatures = geometric_schedule(1.0, self.t_min, self.n_temperatures)
-        found = kmeans_candidates(self._key(), x, temperatures, n_clusters=self.n_clusters, n_init=self.n_init, max_iter=self.max_iter)
+        found = kmeans_candidates(self._key(), x, temperatures, n_clusters=self.n_clusters, n_init=self.n_init, max_iter=self.max_iter, row_weights=rows)
         best = int(np.argmin(np.asarray(found.inertia, dtype=float)))
-        self._set_solution(X, self.scaling_.backward(found.centers[best]))
-        check_degenerate(self.weights_, self.sigma_, n_obs=n_obs, data_scale=self.scaling_.scale)
+        self._set_solution(X, self.scaling_.backward(found.centers[best]), sample_weight)
+        check_degenerate(self.weights_, self.sigma_, n_obs=float(np.sum(rows)), data_scale=self.scaling_.scale)
         self.n_iter_ = int(found.n_iter[best])
         self.temperatures_ = np.asarray(found.anneal.temperatures, dtype=float)
         path = self.scaling_.backward(found.anneal.path)
@@ -205,32 +221,32 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         self.annealing_path_ = path[:, matching_permutations(path[-1], self.cluster_centers_), :]
         self.first_critical_temperature_ = FIRST_CRITICAL_TEMPERATURE
         self.critical_temperatures_ = np.asarray(
-            cluster_critical_temperatures(x, jnp.asarray(self.labels_), self.n_clusters, found.anneal.sigma_ref), dtype=float
+            cluster_critical_temperatures(x, found.labels[best], self.n_clusters, found.anneal.sigma_ref, rows), dtype=float
         )
         return self
 
-    def _standardised(self, X: np.ndarray) -> tuple[jax.Array, jax.Array]:
-        """``X`` and the centroids in the standardised units of the fit, as JAX arrays."""
-        return as_jax(self.scaling_.forward(X)), as_jax(self.scaling_.forward(self.cluster_centers_))
+    def _centers(self) -> jax.Array:
+        """The centroids in the standardised units of the fit."""
+        return as_jax(self.scaling_.forward(self.cluster_centers_))
 
-    def _set_solution(self, X: np.ndarray, centers: Any) -> None:
+    def _set_solution(self, X: np.ndarray, centers: Any, sample_weight: np.ndarray | None = None) -> None:
         """Everything that follows from centroids ``(K, D)`` on data ``X``: labels, inertia,
         proportions, the plug-in sigma and the Laplace posterior of log sigma."""
         n_obs, n_dim = X.shape
         self.cluster_centers_ = np.asarray(centers, dtype=float)
-        x, centers = self._standardised(X)
-        scale = self.scaling_.scale
+        (x, rows), centers = self._padded(X, sample_weight), self._centers()
+        scale, weights = self.scaling_.scale, np.asarray(rows, dtype=float)[:n_obs]
         labels, objective = assign(x, centers)
-        self.labels_ = np.asarray(labels)
-        inertia = float(np.sum(np.asarray(objective, dtype=float)))
+        self.labels_ = np.asarray(labels)[:n_obs]
+        inertia = float(np.sum(weights * np.asarray(objective, dtype=float)[:n_obs]))
         self.inertia_ = inertia * scale**2
-        self.sigma_ = float(plugin_sigma(inertia, n_obs, n_dim)) * scale
-        self.weights_ = np.bincount(self.labels_, minlength=self.n_clusters) / n_obs
-        self.sigma_prior_scale_ = float(self.sigma_scale or data_prior_defaults(X)["sigma_scale"])
+        self.sigma_ = float(plugin_sigma(inertia, float(weights.sum()), n_dim)) * scale
+        self.weights_ = np.bincount(self.labels_, weights=weights, minlength=self.n_clusters) / weights.sum()
+        self.sigma_prior_scale_ = float(self.sigma_scale or self.scaling_.scale)
         positive = np.clip(self.weights_, 1e-12, None)
         mode, sd = log_sigma_laplace(
             x, as_jax(positive / positive.sum()), centers,
-            max(self.sigma_ / scale, 1e-6), self.sigma_prior_scale_ / scale, self.sigma_prior,
+            max(self.sigma_ / scale, 1e-6), self.sigma_prior_scale_ / scale, self.sigma_prior, row_weights=rows,
         )
         self.log_sigma_posterior_ = (float(mode) + float(np.log(scale)), float(sd))
         self._n_features_out = self.n_clusters
@@ -257,7 +273,7 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         True
         """
         X = self._validate(X, reset=False)
-        return np.asarray(nearest_centroid(*self._standardised(X)))
+        return np.asarray(nearest_centroid(self._padded(X)[0], self._centers()))[: X.shape[0]]
 
     def transform(self, X: Any) -> np.ndarray:
         """Euclidean distance of each row to each centroid, ``(n_samples, n_clusters)``.
@@ -311,7 +327,7 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         (True, 69)
         """
         X = self._validate(X, reset=False)
-        within = np.sum(np.asarray(kmeans_objective_pointwise(*self._standardised(X)), dtype=float))
+        within = np.sum(np.asarray(kmeans_objective_pointwise(self._padded(X)[0], self._centers()), dtype=float)[: X.shape[0]])
         return -float(within) * self.scaling_.scale**2
 
     def _sigma_draws(self, key: jax.Array, sigma: Any, n_samples: int) -> jax.Array:

@@ -12,6 +12,8 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from probkm._checks import Constraint, check_all, check_n_features, check_numeric_2d, seed_from
+from probkm.core.scaling import as_jax
+from probkm.core.shapes import pad_rows
 from probkm.estimators.persistence import save
 
 
@@ -51,6 +53,13 @@ class ProbKMBase(BaseEstimator):
             check_n_features(arr.shape[1], self.n_features_in_, estimator=type(self).__name__)
         validate_data(self, X if hasattr(X, "columns") else arr, reset=reset, dtype=np.float64, ensure_all_finite=True)
         return arr
+
+    def _padded(self, X: np.ndarray, sample_weight: np.ndarray | None = None) -> tuple[jax.Array, jax.Array]:
+        """``X`` in the fit's standardised units with its rows padded to a bucket
+        (:mod:`probkm.core.shapes`), and the row weights (``sample_weight`` or ones, 0 on padding),
+        as JAX arrays: data of any size reuse the programs compiled for its bucket."""
+        x, rows = pad_rows(self.scaling_.forward(X), sample_weight)
+        return as_jax(x), as_jax(rows)
 
     def _key(self, random_state: Any = None) -> jax.Array:
         """A key from ``random_state`` or, when that is ``None``, from the estimator's."""

@@ -14,10 +14,10 @@ import numpy as np
 from sklearn.base import DensityMixin
 from sklearn.utils.validation import check_is_fitted
 
-from probkm._checks import InvalidValue, Integer, Optional, Options, Real, check_enough_samples, check_positive_int
+from probkm._checks import InvalidValue, Integer, Optional, Options, Real, check_enough_samples, check_positive_int, check_sample_weight
 from probkm.algorithms.annealing import geometric_schedule
-from probkm.core.models import SIGMA_PRIORS, data_prior_defaults, spherical_gmm
-from probkm.core.scaling import Scaling, as_jax
+from probkm.core.models import SIGMA_PRIORS, spherical_gmm
+from probkm.core.scaling import Scaling
 from probkm.estimators.base import ProbKMBase
 from probkm.inference.convergence import check_degenerate, check_losses, check_nuts
 from probkm.inference.inference_data import build_inference_data
@@ -229,8 +229,10 @@ class SphericalGMM(DensityMixin, ProbKMBase):
             )
 
     def _model_kwargs(self, X: np.ndarray) -> dict[str, Any]:
-        """The model's prior settings in the units of ``X``, data-derived where unset."""
-        defaults = data_prior_defaults(X)
+        """The model's prior settings in the units of ``X``, data-derived (from ``scaling_``, so
+        weighted by ``sample_weight``) where unset."""
+        n_dim = X.shape[1]
+        defaults = {"loc_center": self.scaling_.center, "loc_scale": np.full(n_dim, self.scaling_.scale), "sigma_scale": self.scaling_.scale}
         given = {"loc_center": self.loc_center, "loc_scale": self.loc_scale, "sigma_scale": self.sigma_scale}
         settings = {k: np.asarray(defaults[k] if v is None else v, dtype=float) for k, v in given.items()}
         return {
@@ -240,7 +242,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
             **settings,
         }
 
-    def fit(self, X: Any, y: Any = None) -> "SphericalGMM":
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> "SphericalGMM":
         """Fit the mixture to ``X``: the MAP, then NUTS from it when ``inference="mcmc"``.
 
         Parameters
@@ -249,6 +251,9 @@ class SphericalGMM(DensityMixin, ProbKMBase):
             Finite numbers; at least ``n_components`` rows.
         y : None
             Ignored.
+        sample_weight : array_like, shape (n_samples,), optional
+            Non-negative weight of each row: an integer weight counts the row that many
+            times, 0 drops it (scikit-learn's semantics).
 
         Returns
         -------
@@ -286,13 +291,14 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         """
         self._check_params()
         X = self._validate(X, reset=True)
-        check_enough_samples(X.shape[0], self.n_components, param="n_components")
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        check_enough_samples(X.shape[0] if sample_weight is None else int(np.sum(sample_weight > 0)), self.n_components, param="n_components")
         key_map, key_nuts, self._idata_key = jax.random.split(self._key(), 3)
+        # every computation runs on standardised data (the priors carry over exactly, and the
+        # results map back: probkm.core.scaling), with rows padded to a bucket (probkm.core.shapes)
+        scaling = self.scaling_ = Scaling.of(X, sample_weight)
         self.model_kwargs_ = self._model_kwargs(X)
-        # every computation runs on standardised data: the priors carry over exactly, and the
-        # results map back (probkm.core.scaling)
-        scaling = self.scaling_ = Scaling.of(X)
-        self.map_ = self._fit_map(key_map, as_jax(scaling.forward(X)))
+        self.map_ = self._fit_map(key_map, *self._padded(X, sample_weight))
         if self.inference == "map":
             posterior = {k: np.asarray(v, dtype=float)[None, None] for k, v in self.map_.items()}
             stats = {"potential_energy": np.full((1, 1), -self.log_joint_)}
@@ -301,15 +307,17 @@ class SphericalGMM(DensityMixin, ProbKMBase):
                 key_nuts, X, spherical_gmm, init_values=_nuts_start(self.map_, scaling.scale),
                 reference=self.map_["means"], scaling=scaling,
                 num_warmup=self.num_warmup, num_samples=self.num_samples, num_chains=self.num_chains,
-                chain_method=self.chain_method, target_accept_prob=self.target_accept_prob, **self.model_kwargs_,
+                chain_method=self.chain_method, target_accept_prob=self.target_accept_prob,
+                sample_weight=sample_weight, **self.model_kwargs_,
             )
             self.convergence_ = check_nuts(posterior, stats.get("diverging"))
-        self._set_posterior(X, posterior, stats)
+        self._set_posterior(X, posterior, stats, sample_weight)
         return self
 
-    def _fit_map(self, key: jax.Array, x_std: jax.Array) -> dict[str, Any]:
-        """The MAP point in units of X from k-means starts on ``x_std``; sets ``log_joint_`` and ``n_iter_``."""
-        n_obs, n_dim = x_std.shape
+    def _fit_map(self, key: jax.Array, x_std: jax.Array, rows: jax.Array) -> dict[str, Any]:
+        """The MAP point in units of X from k-means starts on ``x_std`` (padded rows, weighted by
+        ``rows``); sets ``log_joint_`` and ``n_iter_``."""
+        n_obs, n_dim = float(np.sum(np.asarray(rows, dtype=float))), x_std.shape[1]
         num_steps = self.num_steps or (1 if self.optimizer == "bfgs" else 500)
         batch = None if self.batch_size is None or self.batch_size >= n_obs else int(self.batch_size)
         kwargs = {k: v for k, v in self.scaling_.model_kwargs(self.model_kwargs_).items() if k != "n_components"}
@@ -317,7 +325,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
             key, x_std, spherical_gmm, n_components=int(self.n_components),
             temperatures=geometric_schedule(1.0, self.t_min, self.n_temperatures), n_init=self.n_init,
             map_restarts=self.map_restarts, num_steps=num_steps, optimizer=self.optimizer,
-            learning_rate=self.learning_rate, subsample_size=batch, **kwargs,
+            learning_rate=self.learning_rate, subsample_size=batch, row_weights=rows, **kwargs,
         )
         if self.optimizer == "adam" and batch is None:  # minibatch losses are noisy by design
             check_losses(np.asarray(result.losses[result.best]))
@@ -327,7 +335,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         self.n_iter_ = int(result.n_iter[result.best])
         return self.scaling_.params_backward({k: np.asarray(v, dtype=float) for k, v in result.params.items()})
 
-    def _set_posterior(self, X: np.ndarray, posterior: dict[str, np.ndarray], stats: dict[str, np.ndarray]) -> None:
+    def _set_posterior(self, X: np.ndarray, posterior: dict[str, np.ndarray], stats: dict[str, np.ndarray], sample_weight: np.ndarray | None) -> None:
         """The fitted attributes from draws shaped ``(chain, draw, ...)`` in units of X."""
         self._posterior, self._sample_stats, self._fit_X = posterior, stats, X
         self._idata = None
@@ -336,7 +344,8 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         self.weights_ = flat["weights"].mean(axis=0)
         self.means_ = flat["means"].mean(axis=0)
         self.sigma_ = float(flat["sigma"].mean())
-        check_degenerate(self.weights_, self.sigma_, n_obs=X.shape[0], data_scale=self.scaling_.scale)
+        n_obs = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
+        check_degenerate(self.weights_, self.sigma_, n_obs=n_obs, data_scale=self.scaling_.scale)
 
     @property
     def idata_(self):
@@ -386,8 +395,8 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         """
         X = self._validate(X, reset=False)
         # standardised units keep float32 precise; the Jacobian of x -> (x - c) / s is -D log s
-        log_density = predictive_log_density(as_jax(self.scaling_.forward(X)), self.scaling_.draws(self.draws_))
-        return np.asarray(log_density, dtype=float) - X.shape[1] * np.log(self.scaling_.scale)
+        log_density = predictive_log_density(self._padded(X)[0], self.scaling_.draws(self.draws_))
+        return np.asarray(log_density, dtype=float)[: X.shape[0]] - X.shape[1] * np.log(self.scaling_.scale)
 
     def score(self, X: Any, y: Any = None) -> float:
         """Mean log density per sample of ``X``.
@@ -439,8 +448,8 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         ((40, 2), True, 1.0)
         """
         X = self._validate(X, reset=False)
-        proba = predictive_responsibilities(as_jax(self.scaling_.forward(X)), self.scaling_.draws(self.draws_))
-        return np.asarray(proba, dtype=float)
+        proba = predictive_responsibilities(self._padded(X)[0], self.scaling_.draws(self.draws_))
+        return np.asarray(proba, dtype=float)[: X.shape[0]]
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable component of each row, shape ``(n_samples,)``.

@@ -23,17 +23,19 @@ from probkm.inference.map import MapResult, fit_map, negative_log_joint
 INIT_SAMPLES = 10_000  # most rows the k-means start sees
 
 
-def map_starts(candidates: KMeansCandidates, n_obs: int, n_dim: int) -> dict[str, Array]:
+def map_starts(candidates: KMeansCandidates, n_obs: int, n_dim: int, row_weights: Array | None = None) -> dict[str, Array]:
     """MAP starting points from k-means candidates: centroids, cluster proportions and plug-in sigma.
 
     Parameters
     ----------
     candidates : KMeansCandidates
         Solutions with ``centers (C, K, D)``, ``labels (C, n_obs)`` and ``inertia (C,)``.
-    n_obs : int
-        Rows the candidates were scored on.
+    n_obs : int or Array
+        Rows the candidates were scored on (their total weight, with ``row_weights``).
     n_dim : int
         ``D``, the data's dimension.
+    row_weights : Array, shape (n_obs,), optional
+        Weight of each scored row: the proportions count weights instead of rows.
 
     Returns
     -------
@@ -52,7 +54,10 @@ def map_starts(candidates: KMeansCandidates, n_obs: int, n_dim: int) -> dict[str
     ([[0.667, 0.333]], [1.414])
     """
     n_clusters = candidates.centers.shape[1]
-    counts = jax.vmap(lambda labels: jnp.bincount(labels, length=n_clusters))(candidates.labels)
+    if row_weights is None:
+        counts = jax.vmap(lambda labels: jnp.bincount(labels, length=n_clusters))(candidates.labels)
+    else:  # each row counts its weight; n_obs is then the total weight
+        counts = jax.vmap(lambda labels: jnp.zeros(n_clusters, row_weights.dtype).at[labels].add(row_weights))(candidates.labels)
     weights = (counts + 1.0) / (n_obs + n_clusters)
     sigma = jnp.sqrt(jnp.maximum(candidates.inertia / (n_obs * n_dim), 1e-6))
     return {"means": candidates.centers, "weights": weights, "sigma": sigma}
@@ -72,6 +77,7 @@ def map_from_kmeans(
     optimizer: str = "bfgs",
     learning_rate: float = 0.05,
     subsample_size: int | None = None,
+    row_weights: Array | None = None,
     **model_kwargs: Any,
 ) -> tuple[MapResult, dict[str, Array]]:
     """MAP of ``model(x, n_components=..., **model_kwargs)`` started from k-means solutions.
@@ -96,6 +102,8 @@ def map_from_kmeans(
         Most rows the candidates see.
     num_steps, optimizer, learning_rate, subsample_size
         As in :func:`probkm.inference.map.fit_map`.
+    row_weights : Array, shape (n_obs,), optional
+        Weight of each row (``sample_weight``; 0 on padding rows), for the starts and the MAP.
     **model_kwargs
         The model's other keyword arguments.
 
@@ -120,14 +128,17 @@ def map_from_kmeans(
     ((2, 2, 2), True)
     """
     key_sub, key_init, key_map = jax.random.split(rng_key, 3)
-    x_init = subsample_rows(key_sub, x, init_samples)
-    candidates = kmeans_candidates(key_init, x_init, temperatures, n_clusters=n_components, n_init=n_init)
-    starts = map_starts(candidates, x_init.shape[0], x.shape[1])
+    x_init, init_weights = subsample_rows(key_sub, x, init_samples, row_weights)
+    candidates = kmeans_candidates(key_init, x_init, temperatures, n_clusters=n_components, n_init=n_init, row_weights=init_weights)
+    n_init_rows = x_init.shape[0] if init_weights is None else jnp.sum(init_weights)
+    starts = map_starts(candidates, n_init_rows, x.shape[1], init_weights)
     kwargs = {"n_components": n_components, **model_kwargs}
-    order = np.argsort(np.asarray(negative_log_joint(x_init, model, starts, **kwargs)))
+    init_rows = {} if init_weights is None else {"row_weights": init_weights}
+    order = np.argsort(np.asarray(negative_log_joint(x_init, model, starts, **kwargs, **init_rows)))
     chosen = {k: v[jnp.asarray(order[:map_restarts])] for k, v in starts.items()}
     result = fit_map(
         key_map, x, model, chosen, num_steps=num_steps, optimizer=optimizer,
         learning_rate=learning_rate, subsample_size=subsample_size, **kwargs,
+        **({} if row_weights is None else {"row_weights": row_weights}),
     )
     return result, chosen

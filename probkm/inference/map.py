@@ -146,7 +146,8 @@ def _map_restarts(rng_key, x, init_values, traced_kwargs, *, model, static_kwarg
     kwargs = {**dict(static_kwargs), **traced_kwargs}
     # Optimise the log joint per data point: same maximiser, but gradients of order one, so
     # BFGS's first (identity-Hessian) step stays in the basin it starts in.
-    n_obs = x.shape[0]
+    # with row weights (sample_weight, padding) the data count as their total weight
+    n_obs = x.shape[0] if kwargs.get("row_weights") is None else jnp.sum(kwargs["row_weights"])
     objective = numpyro.handlers.scale(_MinibatchesWithReplacement(model), scale=1.0 / n_obs)
 
     def one(key, values):

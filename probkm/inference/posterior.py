@@ -21,6 +21,7 @@ from probkm.core.models import likelihood_is_density
 from probkm.inference.nuts import fit_nuts
 from probkm.inference.relabel import relabel_samples
 from probkm.core.scaling import Scaling, as_jax
+from probkm.core.shapes import pad_rows
 
 _ENERGIES = ("potential_energy", "energy")
 
@@ -68,6 +69,7 @@ def sample_posterior(
     num_chains: int = 2,
     chain_method: str = "sequential",
     target_accept_prob: float = 0.8,
+    sample_weight: np.ndarray | None = None,
     **model_kwargs: Any,
 ) -> Posterior:
     """NUTS on ``model`` for the data ``X``, computed on standardised data.
@@ -85,9 +87,11 @@ def sample_posterior(
     reference : numpy.ndarray, shape (n_clusters, n_dim)
         Means in units of ``X`` that draws are relabelled to.
     scaling : Scaling, optional
-        The standardisation; ``Scaling.of(X)`` by default.
+        The standardisation; ``Scaling.of(X, sample_weight)`` by default.
     num_warmup, num_samples, num_chains, chain_method, target_accept_prob
         As in :func:`probkm.inference.nuts.fit_nuts`.
+    sample_weight : numpy.ndarray, shape (n_obs,), optional
+        Weight of each row of ``X`` (an integer weight counts the row that many times).
     **model_kwargs
         The model's keyword arguments in units of ``X`` (prior settings, ``tau``, a fixed
         ``sigma``); their standardised counterparts give the same priors.
@@ -111,17 +115,19 @@ def sample_posterior(
     True
     """
     X = np.asarray(X, dtype=float)
-    scaling = Scaling.of(X) if scaling is None else scaling
+    scaling = Scaling.of(X, sample_weight) if scaling is None else scaling
     std_init = {k: jnp.asarray(v, dtype=jnp.result_type(float)) for k, v in scaling.params_forward(init_values).items()}
+    # rows padded to a bucket, weighted by sample_weight: one compiled sampler serves many N
+    x, rows = pad_rows(scaling.forward(X), sample_weight)
     result = fit_nuts(
-        rng_key, as_jax(scaling.forward(X)), model, num_warmup=num_warmup, num_samples=num_samples,
+        rng_key, as_jax(x), model, num_warmup=num_warmup, num_samples=num_samples,
         num_chains=num_chains, chain_method=chain_method, init_values=std_init,
-        target_accept_prob=target_accept_prob, **scaling.model_kwargs(model_kwargs),
+        target_accept_prob=target_accept_prob, row_weights=as_jax(rows), **scaling.model_kwargs(model_kwargs),
     )
     samples = scaling.params_backward(result.get_samples(group_by_chain=True))
     samples = relabel_samples(samples, reference)
     stats = {k: np.asarray(v) for k, v in result.get_extra_fields(group_by_chain=True).items()}
-    shift = _potential_shift(scaling, X.shape, samples, likelihood_is_density(model))
+    shift = _potential_shift(scaling, (float(np.sum(rows)), X.shape[1]), samples, likelihood_is_density(model))
     for name in _ENERGIES:
         if name in stats:
             stats[name] = np.asarray(stats[name], dtype=float) + shift

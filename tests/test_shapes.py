@@ -1,0 +1,156 @@
+"""Shape buckets and row weights: a padded fit is the unpadded fit, a new N in a compiled
+bucket compiles nothing, and ``sample_weight`` means what it means in scikit-learn."""
+
+from __future__ import annotations
+
+import re
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from numpyro.infer.util import log_density
+
+import probkm
+from probkm.algorithms.kmeans import kmeans_candidates
+from probkm.algorithms.annealing import geometric_schedule
+from probkm.core.likelihood import annealed_log_likelihood
+from probkm.core.shapes import MAX_PADDED_ROWS, MIN_ROWS, bucket_rows, pad_rows
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    rng = np.random.default_rng(1)
+    return np.r_[rng.normal(0, 1, (90, 2)), rng.normal(5, 1, (70, 2)), rng.normal([0, 6], 1, (40, 2))]
+
+
+def test_the_ladder_is_short_and_tight():
+    sizes = sorted({bucket_rows(n) for n in range(1, MAX_PADDED_ROWS)})
+    assert len(sizes) <= 40 and sizes[0] == MIN_ROWS
+    assert all(b / a <= 1.26 for a, b in zip(sizes, sizes[1:]))
+    assert all(bucket_rows(n) >= n for n in range(1, 5000))
+    assert bucket_rows(100_000) == 100_000  # large data: the exact shape
+
+
+def test_padded_rows_of_weight_zero_change_no_value_or_gradient():
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.normal(size=(37, 3)), jnp.float32)
+    padded, rows = (jnp.asarray(a, jnp.float32) for a in pad_rows(np.asarray(x), n_rows=64))
+    params = {"weights": jnp.array([0.3, 0.7]), "means": jnp.array([[0.0, 0.0, 0.0], [1.0, 1.0, 0.0]]), "sigma": jnp.array(0.9)}
+    kw = {"n_components": 2, "loc_center": jnp.zeros(3), "loc_scale": jnp.ones(3), "sigma_scale": 1.0}
+
+    def joint(p, data, extra):
+        return log_density(probkm.spherical_gmm, (data,), {**kw, **extra}, p)[0]
+
+    assert float(joint(params, padded, {"row_weights": rows})) == pytest.approx(float(joint(params, x, {})), rel=1e-6)
+    grad_padded = jax.grad(joint)(params, padded, {"row_weights": rows})
+    grad = jax.grad(joint)(params, x, {})
+    for name in params:
+        np.testing.assert_allclose(grad_padded[name], grad[name], rtol=1e-5, atol=1e-5)
+
+
+def test_integer_row_weights_equal_repeated_rows_in_the_likelihood():
+    rng = np.random.default_rng(2)
+    x = jnp.asarray(rng.normal(size=(30, 2)), jnp.float32)
+    counts = rng.integers(0, 4, 30)
+    args = (jnp.array([0.5, 0.5]), jnp.array([[0.0, 0.0], [2.0, 0.0]]), jnp.array(1.1), jnp.array(0.4))
+    weighted = jax.value_and_grad(lambda m: annealed_log_likelihood(x, args[0], m, *args[2:], row_weights=jnp.asarray(counts, jnp.float32)).sum())(args[1])
+    repeated = jax.value_and_grad(lambda m: annealed_log_likelihood(jnp.repeat(x, counts, axis=0), args[0], m, *args[2:]).sum())(args[1])
+    assert float(weighted[0]) == pytest.approx(float(repeated[0]), rel=1e-6)
+    np.testing.assert_allclose(weighted[1], repeated[1], rtol=1e-5, atol=1e-5)
+
+
+def test_kmeans_candidates_ignore_padding(blobs):
+    x = jnp.asarray((blobs - blobs.mean(0)) / blobs.std(), jnp.float32)
+    padded, rows = (jnp.asarray(a, jnp.float32) for a in pad_rows(np.asarray(x)))
+    schedule = geometric_schedule(1.0, 1e-3, 20)
+    exact = kmeans_candidates(jax.random.key(0), x, schedule, n_clusters=3, n_init=2)
+    found = kmeans_candidates(jax.random.key(0), padded, schedule, n_clusters=3, n_init=2, row_weights=rows)
+    assert float(jnp.min(found.inertia)) == pytest.approx(float(jnp.min(exact.inertia)), rel=1e-5)
+    best = int(jnp.argmin(found.inertia))
+    np.testing.assert_array_equal(np.asarray(found.labels[best])[: len(x)], np.asarray(exact.labels[int(jnp.argmin(exact.inertia))]))
+
+
+def _centres(est):
+    centres = est.means_ if hasattr(est, "means_") else est.cluster_centers_
+    return centres[np.argsort(centres[:, 0] + 10 * centres[:, 1])]
+
+
+@pytest.mark.parametrize("make", [lambda: probkm.SphericalGMM(3, random_state=0), lambda: probkm.AnnealedKMeans(3, random_state=0)], ids=["gmm", "kmeans"])
+def test_sample_weight_semantics(blobs, make):
+    rng = np.random.default_rng(3)
+    counts = rng.integers(0, 4, len(blobs))
+    weighted = make().fit(blobs, sample_weight=counts)
+    repeated = make().fit(np.repeat(blobs, counts, axis=0))
+    np.testing.assert_allclose(_centres(weighted), _centres(repeated), atol=1e-3)
+    assert weighted.sigma_ == pytest.approx(repeated.sigma_, rel=1e-4)
+    np.testing.assert_allclose(np.sort(weighted.weights_), np.sort(repeated.weights_), atol=1e-4)
+    # a weight of zero is the row dropped
+    kept = counts > 0
+    dropped = make().fit(blobs[kept])
+    zero = make().fit(blobs, sample_weight=kept.astype(float))
+    np.testing.assert_allclose(_centres(zero), _centres(dropped), atol=1e-3)
+    assert zero.sigma_ == pytest.approx(dropped.sigma_, rel=1e-4)
+    # all-ones weights are no weights
+    ones = make().fit(blobs, sample_weight=np.ones(len(blobs)))
+    np.testing.assert_allclose(_centres(ones), _centres(make().fit(blobs)), atol=1e-5)
+
+
+def test_kmeans_inertia_and_labels_count_the_weights(blobs):
+    counts = np.random.default_rng(4).integers(1, 3, len(blobs))
+    km = probkm.AnnealedKMeans(3, random_state=0).fit(blobs, sample_weight=counts)
+    d = ((blobs[:, None, :] - km.cluster_centers_[None]) ** 2).sum(-1)
+    assert km.inertia_ == pytest.approx(float(np.sum(counts * d.min(1))), rel=1e-5)
+    np.testing.assert_array_equal(km.labels_, d.argmin(1))
+    assert km.sigma_ == pytest.approx(np.sqrt(km.inertia_ / (counts.sum() * 2)), rel=1e-6)
+
+
+@pytest.mark.parametrize("weights, message", [
+    (np.full(5, -1.0), "sample_weight must be finite and >= 0; got -1.0 at row 0."),
+    (np.zeros(200), "sample_weight must have at least one positive weight"),
+    (np.ones(3), "sample_weight must have shape (200,), one weight per row of X; got shape (3,)."),
+])
+def test_bad_sample_weight_is_named(blobs, weights, message):
+    if weights.shape == (5,):
+        weights = np.r_[weights, np.ones(195)]
+    with pytest.raises(ValueError, match=re.escape(message)):
+        probkm.AnnealedKMeans(3).fit(blobs, sample_weight=weights)
+
+
+def test_a_new_size_in_a_compiled_bucket_compiles_nothing(blobs):
+    compiled = []
+    jax.monitoring.register_event_duration_secs_listener(
+        lambda event, duration, **kw: compiled.append(event) if event.endswith("backend_compile_duration") else None
+    )
+    gmm, km = probkm.SphericalGMM(3, random_state=0), probkm.AnnealedKMeans(3, random_state=0)
+    for est in (gmm, km):
+        est.fit(blobs)
+        est.predict(blobs)
+    compiled.clear()
+    for n in (199, 180, 161):  # all in the bucket of 200
+        for est in (gmm, km):
+            est.fit(blobs[:n])
+            assert est.predict(blobs[:n]).shape == (n,)
+    assert compiled == [], f"{len(compiled)} programs compiled for new sizes in a compiled bucket"
+
+
+@pytest.mark.slow
+def test_scikit_learn_sample_weight_equivalence_holds_to_float64_precision():
+    """scikit-learn's check compares predictions at rtol 1e-7. In float32 the two MAP fits (weighted
+    rows, repeated rows) agree to the optimiser's float32 tolerance (about 2e-4 relative on
+    probabilities of 1e-7), which the check rejects; in float64 the same check passes."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import warnings; warnings.simplefilter('ignore')\n"
+        "import probkm\n"
+        "from sklearn.utils.estimator_checks import check_sample_weight_equivalence_on_dense_data as check\n"
+        "check('SphericalGMM', probkm.SphericalGMM(2, random_state=0, n_init=0, n_temperatures=8, num_prior_samples=10))\n"
+        "check('AnnealedKMeans', probkm.AnnealedKMeans(2, random_state=0, n_init=1, n_temperatures=8))\n"
+        "print('equivalent')\n"
+    )
+    env = {**os.environ, "JAX_ENABLE_X64": "1", "JAX_PLATFORMS": "cpu"}
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
+    assert run.returncode == 0 and run.stdout.strip().endswith("equivalent"), run.stderr[-2000:]
