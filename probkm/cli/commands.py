@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--num-samples", type=int, default=1000, help="NUTS draws per chain")
     fit.add_argument("--num-warmup", type=int, default=500, help="NUTS warmup steps per chain")
     fit.add_argument("--num-chains", type=int, default=2, help="NUTS chains")
+    fit.add_argument("--known-sigma", type=float, default=None, metavar="SIGMA", help="for gmm: fix sigma at this value (units of DATA) instead of fitting it")
+    fit.add_argument("--equal-weights", action="store_true", help="for gmm: fix every weight at 1/K instead of fitting them")
     _common(fit, "probkm-fit")
 
     gen = sub.add_parser("generate", help="fit, then generate new data like DATA", description="Fit a model to DATA and write N new points with their labels.")
@@ -126,7 +128,8 @@ def _fit_estimator(args, X):
     if args.model == "kmeans":
         return probkm.AnnealedKMeans(args.n_components, random_state=seed).fit(X)
     settings = {"num_samples": getattr(args, "num_samples", 1000), "num_warmup": getattr(args, "num_warmup", 500), "num_chains": getattr(args, "num_chains", 2)}
-    return probkm.SphericalGMM(args.n_components, inference=args.inference, random_state=seed, **settings).fit(X)
+    known = {"sigma": getattr(args, "known_sigma", None), "weights": "equal" if getattr(args, "equal_weights", False) else None}
+    return probkm.SphericalGMM(args.n_components, inference=args.inference, random_state=seed, **settings, **known).fit(X)
 
 
 def _cmd_fit(args, say) -> Path:

@@ -103,12 +103,14 @@ class ModelConfig:
     --------
     >>> from probkm.cli.config import ModelConfig
     >>> ModelConfig()
-    ModelConfig(n_components=3, sigma_prior='halfnormal', sigma_scale=None)
+    ModelConfig(n_components=3, sigma_prior='halfnormal', sigma_scale=None, sigma=None, weights=None)
     """
 
     n_components: int = setting(3, Integer(1), "clusters K of every fit")
     sigma_prior: str = setting("halfnormal", Options(SIGMA_PRIORS), "prior on the shared sigma")
     sigma_scale: float | None = setting(None, Optional(Real(0.0)), "scale of sigma's prior in units of the data; null: the data's pooled sd")
+    sigma: float | None = setting(None, Optional(Real(0.0)), "a known sigma in units of the data, fixed in the GMM fits; null: fitted")
+    weights: str | None = setting(None, Optional(Options(("equal",))), "'equal' fixes every GMM weight at 1/K; null: fitted")
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,8 @@ def _gmm(config: RunConfig, inference: str) -> SphericalGMM:
         inference=inference,
         sigma_prior=config.model.sigma_prior,
         sigma_scale=config.model.sigma_scale,
+        sigma=config.model.sigma,
+        weights=config.model.weights,
         n_init=config.map.n_init,
         optimizer=config.map.optimizer,
         num_steps=None if config.map.optimizer == "bfgs" else config.map.num_steps,
@@ -156,7 +158,7 @@ def run_main_job(config: RunConfig, out_dir: str | Path, *, progress: Progress =
     progress(f"generating {config.generate.n_samples} points per model")
     best_gmm = fits.get("nuts") or fits.get("map")
     _generate(config, X, best_gmm, kmeans, out)
-    if config.identifiability.enabled and "nuts" in fits:
+    if config.identifiability.enabled and "nuts" in fits and config.model.sigma is None:  # a known sigma has no posterior
         progress("identifiability: NUTS on the k-means-objective model")
         _identifiability_section(config, X, fits["nuts"], out)
     write_text(out.out / "summary.json", json.dumps(out.summary, indent=2, default=float))
@@ -175,8 +177,9 @@ def _fit_mixtures(config: RunConfig, X: np.ndarray, out: _Outputs, progress: Pro
         progress(f"NUTS: {config.mcmc.num_chains} chains x ({config.mcmc.num_warmup} warmup + {config.mcmc.num_samples} draws)")
         fits["nuts"] = _gmm(config, "mcmc").fit(X)
         write_netcdf(out.out / "gmm_nuts.nc", fits["nuts"].idata_)
-        write_figure(out.out / "trace.png", plot_trace(fits["nuts"].idata_))
-        table = az.summary(fits["nuts"].idata_, var_names=["sigma", "weights", "means"], round_to=4)
+        fitted = [v for v in ("sigma", "weights", "means") if v in fits["nuts"].idata_.posterior]  # known ones are not
+        write_figure(out.out / "trace.png", plot_trace(fits["nuts"].idata_, var_names=[v for v in fitted if v != "means"] or ["means"]))
+        table = az.summary(fits["nuts"].idata_, var_names=fitted, round_to=4)
         out.summary["nuts_summary"] = json.loads(table.to_json(orient="index"))
         out.report.extend(["## NUTS posterior (after relabelling)", "", table.to_markdown(), ""])
     for name, fit in fits.items():

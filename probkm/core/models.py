@@ -250,6 +250,8 @@ def spherical_gmm(
     *,
     n_components: int,
     shape: tuple[int, int] | None = None,
+    sigma: Array | float | None = None,
+    weights: Array | str | None = None,
     weight_concentration: float = 1.0,
     loc_center: Array | None = None,
     loc_scale: Array | None = None,
@@ -270,8 +272,8 @@ def spherical_gmm(
         Observations, or ``None`` to simulate (then give ``shape``).
     n_components : int
         Number of clusters ``K`` (static).
-    shape, weight_concentration, loc_center, loc_scale, sigma_prior, sigma_scale, subsample_size
-        As in :func:`annealed_gmm`.
+    shape, sigma, weights, weight_concentration, loc_center, loc_scale, sigma_prior, sigma_scale, subsample_size, row_weights
+        As in :func:`annealed_gmm`: a known ``sigma`` or ``weights="equal"`` fixes them.
 
     Examples
     --------
@@ -291,6 +293,8 @@ def spherical_gmm(
         n_components=n_components,
         temperature=1.0,
         shape=shape,
+        sigma=sigma,
+        weights=weights,
         weight_concentration=weight_concentration,
         loc_center=loc_center,
         loc_scale=loc_scale,

@@ -58,6 +58,11 @@ class SphericalGMM(DensityMixin, ProbKMBase):
     sigma_scale : float or None, default None
         Scale of sigma's prior, in the units of ``X``; ``None`` takes the data's pooled
         standard deviation.
+    sigma : float or None, default None
+        A known sigma (a measurement error, say), in the units of ``X``: fixed, not fitted.
+        It then has no prior and no posterior; ``idata_`` holds it in ``constant_data``.
+    weights : {"equal"} or None, default None
+        ``"equal"`` fixes every weight at ``1 / K`` (the weights of k-means) instead of fitting them.
     loc_center, loc_scale : float, array_like of shape (n_features,), or None, default None
         Centre and scale of the normal prior on each mean, in the units of ``X``; ``None``
         takes the data's per-feature mean and its pooled standard deviation.
@@ -158,6 +163,8 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         inference: str = "map",
         sigma_prior: str = "halfnormal",
         sigma_scale: float | None = None,
+        sigma: float | None = None,
+        weights: str | None = None,
         loc_center: Any = None,
         loc_scale: Any = None,
         weight_concentration: float = 1.0,
@@ -181,6 +188,8 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         self.inference = inference
         self.sigma_prior = sigma_prior
         self.sigma_scale = sigma_scale
+        self.sigma = sigma
+        self.weights = weights
         self.loc_center = loc_center
         self.loc_scale = loc_scale
         self.weight_concentration = weight_concentration
@@ -205,6 +214,8 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         "inference": Options(INFERENCE),
         "sigma_prior": Options(SIGMA_PRIORS),
         "sigma_scale": Optional(Real(0.0)),
+        "sigma": Optional(Real(0.0)),
+        "weights": Optional(Options(("equal",))),
         "weight_concentration": Real(0.0),
         "n_init": Integer(0),
         "map_restarts": Integer(1),
@@ -240,7 +251,16 @@ class SphericalGMM(DensityMixin, ProbKMBase):
             "sigma_prior": self.sigma_prior,
             "weight_concentration": float(self.weight_concentration),
             **settings,
+            **({} if self.sigma is None else {"sigma": float(self.sigma)}),
+            **({} if self.weights is None else {"weights": self.weights}),
         }
+
+    def _fixed(self) -> dict[str, np.ndarray]:
+        """The known parameters, in units of X: ``sigma`` and/or ``weights`` when given."""
+        fixed = {} if self.sigma is None else {"sigma": np.asarray(float(self.sigma))}
+        if self.weights == "equal":
+            fixed["weights"] = np.full(int(self.n_components), 1.0 / int(self.n_components))
+        return fixed
 
     def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> "SphericalGMM":
         """Fit the mixture to ``X``: the MAP, then NUTS from it when ``inference="mcmc"``.
@@ -300,7 +320,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         self.model_kwargs_ = self._model_kwargs(X)
         self.map_ = self._fit_map(key_map, *self._padded(X, sample_weight))
         if self.inference == "map":
-            posterior = {k: np.asarray(v, dtype=float)[None, None] for k, v in self.map_.items()}
+            posterior = {k: np.asarray(v, dtype=float)[None, None] for k, v in self.map_.items() if k not in self._fixed()}
             stats = {"potential_energy": np.full((1, 1), -self.log_joint_)}
         else:
             posterior, stats = sample_posterior(
@@ -333,13 +353,15 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         jac = self.scaling_.log_jacobians(n_dim, self.n_components)
         self.log_joint_ = float(-result.loss) + n_obs * jac["x"] + jac["means"] + jac["sigma"]
         self.n_iter_ = int(result.n_iter[result.best])
-        return self.scaling_.params_backward({k: np.asarray(v, dtype=float) for k, v in result.params.items()})
+        return {**self._fixed(), **self.scaling_.params_backward({k: np.asarray(v, dtype=float) for k, v in result.params.items()})}
 
     def _set_posterior(self, X: np.ndarray, posterior: dict[str, np.ndarray], stats: dict[str, np.ndarray], sample_weight: np.ndarray | None) -> None:
         """The fitted attributes from draws shaped ``(chain, draw, ...)`` in units of X."""
         self._posterior, self._sample_stats, self._fit_X = posterior, stats, X
         self._idata = None
         flat = {k: np.reshape(v, (-1,) + v.shape[2:]) for k, v in posterior.items()}
+        n_draws = flat["means"].shape[0]
+        flat.update({k: np.broadcast_to(v, (n_draws,) + v.shape) for k, v in self._fixed().items()})
         self.draws_ = Draws(*(np.asarray(flat[k], dtype=float) for k in ("weights", "means", "sigma")))
         self.weights_ = flat["weights"].mean(axis=0)
         self.means_ = flat["means"].mean(axis=0)
@@ -359,7 +381,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
             check_is_fitted(self, "draws_")
             self._idata = build_inference_data(
                 self._idata_key, spherical_gmm, self._fit_X, self._posterior,
-                model_kwargs=self.model_kwargs_, scaling=self.scaling_, sample_stats=self._sample_stats,
+                model_kwargs=self.model_kwargs_, scaling=self.scaling_, sample_stats=self._sample_stats, constants=self._fixed(),
                 num_prior_samples=self.num_prior_samples,
                 attrs={"inference": self.inference, "model": "spherical_gmm"},
             )
@@ -536,7 +558,9 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         return self.scaling_.backward(x), np.asarray(y)
 
     def _n_parameters(self) -> int:
-        return self.n_components * self.n_features_in_ + self.n_components
+        """Free parameters: ``(K - 1) + K D + 1``, less the known ones."""
+        free_weights = 0 if self.weights == "equal" else self.n_components - 1
+        return free_weights + self.n_components * self.n_features_in_ + (0 if self.sigma is not None else 1)
 
     def bic(self, X: Any) -> float:
         """Bayesian information criterion of the fitted point on ``X`` (lower is better).

@@ -53,7 +53,7 @@ def check_nuts(posterior: Mapping[str, np.ndarray], diverging: np.ndarray | None
     >>> worst["divergences"], round(worst["r_hat"], 1), worst["ess_bulk"] > 200
     (0.0, 1.0, True)
     """
-    n_chains, n_draws = np.shape(posterior["sigma"])[:2]
+    n_chains, n_draws = np.shape(next(iter(posterior.values())))[:2]  # every site: (chain, draw, ...)
     worst = {"divergences": 0.0, "r_hat": float("nan"), "ess_bulk": float("nan")}
     if diverging is not None:
         count = int(np.sum(diverging))

@@ -22,6 +22,7 @@ import arviz as az
 import jax
 import jax.numpy as jnp
 import numpy as np
+import xarray as xr
 from jax import Array
 from numpyro import handlers
 from numpyro.infer import Predictive
@@ -136,6 +137,7 @@ def build_inference_data(
     num_prior_samples: int = 500,
     posterior_predictive: bool = True,
     attrs: Mapping[str, Any] | None = None,
+    constants: Mapping[str, np.ndarray] | None = None,
 ) -> az.InferenceData:
     """Assemble every group from posterior draws shaped ``(chain, draw, ...)``.
 
@@ -161,6 +163,8 @@ def build_inference_data(
         Whether to simulate the ``posterior_predictive`` group (one replicate of ``x`` per draw).
     attrs : mapping, optional
         Attributes of the result, such as ``{"inference": "map"}``.
+    constants : mapping, optional
+        Known (fixed) parameters, site name to value in units of ``X``: the ``constant_data`` group.
 
     Returns
     -------
@@ -216,6 +220,9 @@ def build_inference_data(
         groups["sample_stats"] = stats
     coords = {"cluster": np.arange(n_clusters), "feature": np.arange(n_dim), "obs": np.arange(n_obs)}
     idata = az.from_dict(**groups, coords=coords, dims=DIMS, attrs=dict(attrs or {}))
+    if constants:  # known parameters: data of the model, not draws (scalars stay scalars)
+        constant = {k: (DIMS.get(k, []), np.asarray(v)) for k, v in constants.items()}
+        idata.add_groups(constant_data=xr.Dataset(constant, coords={k: v for k, v in coords.items() if k == "cluster"}))
     idata.add_groups(
         log_likelihood=az.dict_to_dataset(_unflatten(log_lik, lead), coords=coords, dims=LOG_LIKELIHOOD_DIMS),
         log_prior=az.dict_to_dataset(_unflatten(log_prior, lead), coords=coords),
