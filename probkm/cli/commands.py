@@ -135,6 +135,7 @@ def _fit_estimator(args, X):
 def _cmd_fit(args, say) -> Path:
     import json
 
+    from probkm.cli.workflow import nuts_report
     from probkm.datasets import load_data
     from probkm.reporting.outputs import prepare_output_dir, write_csv, write_figure, write_netcdf, write_text
     from probkm.reporting.plots import plot_clusters
@@ -150,11 +151,12 @@ def _cmd_fit(args, say) -> Path:
         means, sigma, labels = est.means_, est.sigma_, est.predict(dataset.X)
         params = {"means": means.tolist(), "weights": est.weights_.tolist(), "sigma": sigma, "mean_log_likelihood": est.score(dataset.X)}
         write_netcdf(out / "idata.nc", est.idata_)
+    section = nuts_report(est.idata_, est.convergence_) if args.model == "gmm" and args.inference == "mcmc" else None
     write_csv(out / "labels.csv", dataset.X, labels)
-    write_text(out / "params.json", json.dumps(params, indent=2))
+    write_text(out / "params.json", json.dumps({**params, **(section.summary if section else {})}, indent=2))
     rows = ["# probkm fit", "", f"{args.model} with K = {args.n_components} on {dataset.name}.", "", "| cluster | mean |", "|---|---|"]
     rows += [f"| {k} | ({', '.join(f'{v:.4f}' for v in m)}) |" for k, m in enumerate(means)]
-    rows += ["", f"sigma = {sigma:.4f}", ""]
+    rows += ["", f"sigma = {sigma:.4f}", ""] + (section.lines if section else [])
     write_text(out / "report.md", "\n".join(rows))
     write_figure(out / "clusters.png", plot_clusters(dataset.X, means, sigma, labels=labels))
     return out

@@ -6,9 +6,11 @@ folder and writes:
 * ``gmm_map.nc`` and ``gmm_nuts.nc``: the fits as ArviZ InferenceData (netCDF);
 * ``generated_gmm.csv`` and ``generated_kmeans_<source>.csv``: new data with labels;
 * ``clusters.png``, ``generated.png``, ``annealing_path.png``, ``trace.png``, ``sigma.png``;
-* ``summary.json`` and ``report.md``: fitted parameters, fidelity of the generated data
-  (energy distance against the real data's split-half baseline), and a short sigma
-  identifiability summary; ``config.yaml``: the configuration that produced them.
+* ``summary.json`` and ``report.md``: fitted parameters, ArviZ's summary of the NUTS posterior
+  with its convergence verdict (:func:`nuts_report`, which ``probkm fit --inference mcmc``
+  writes too), fidelity of the generated data (energy distance against the real data's
+  split-half baseline), and a short sigma identifiability summary; ``config.yaml``: the
+  configuration that produced them.
 """
 
 from __future__ import annotations
@@ -108,6 +110,113 @@ def _sigma_summary(idata: az.InferenceData) -> dict[str, float]:
     }
 
 
+class NutsReport(NamedTuple):
+    """ArviZ's summary of a NUTS fit and its convergence verdict, for ``summary.json`` and ``report.md``.
+
+    Attributes
+    ----------
+    summary : dict
+        ``nuts_summary``: the table, row by row (``az.summary``'s mean, sd, HDI, MCSE,
+        bulk and tail ESS, R-hat); ``nuts_convergence``: the worst divergences, R-hat and
+        bulk ESS (``None`` where not computed), ``converged`` (true, false, or ``None`` when R-hat could not be computed)
+        and ``verdict``, one sentence.
+    lines : list of str
+        The report's section: a heading, the table in Markdown, the verdict.
+
+    Examples
+    --------
+    >>> from probkm.cli.workflow import NutsReport
+    >>> NutsReport({}, ["## NUTS posterior"]).lines
+    ['## NUTS posterior']
+    """
+
+    summary: dict[str, Any]
+    lines: list[str]
+
+
+def convergence_verdict(convergence: dict[str, float], num_chains: int) -> tuple[bool | None, str]:
+    """Judge a NUTS fit by ArviZ's thresholds: no divergence, split R-hat at most 1.01, bulk
+    ESS at least 100 per chain (:mod:`probkm.inference.convergence`).
+
+    Parameters
+    ----------
+    convergence : dict
+        ``{"divergences", "r_hat", "ess_bulk"}``, the worst values over the parameters
+        (``SphericalGMM.convergence_``); NaN where not computed.
+    num_chains : int
+        Chains of the fit.
+
+    Returns
+    -------
+    converged : bool or None
+        Whether every check passes; ``None`` when none fails but R-hat could not be computed
+        (one chain, or fewer than 4 draws).
+    verdict : str
+        One sentence naming each check's value and threshold, and the remedy for a failure.
+
+    Examples
+    --------
+    >>> from probkm.cli.workflow import convergence_verdict
+    >>> convergence_verdict({"divergences": 0.0, "r_hat": 1.003, "ess_bulk": 812.0}, 2)
+    (True, 'converged: no divergences, largest R-hat 1.003 (<= 1.01), smallest bulk ESS 812 (>= 200, 100 per chain).')
+    >>> convergence_verdict({"divergences": 3.0, "r_hat": 1.2, "ess_bulk": 40.0}, 2)[1]
+    'NOT converged: 3 divergences, largest R-hat 1.200 (> 1.01), smallest bulk ESS 40 (< 200, 100 per chain); raise num_warmup and num_samples (and target_accept_prob for divergences), or check n_components.'
+    """
+    from probkm.inference.convergence import ESS_PER_CHAIN_MIN, RHAT_MAX
+
+    divergences, r_hat, ess = (float(convergence.get(k, np.nan)) for k in ("divergences", "r_hat", "ess_bulk"))
+    ess_min = ESS_PER_CHAIN_MIN * num_chains
+    checks = [(divergences == 0, "no divergences" if divergences == 0 else f"{divergences:.0f} divergences")]
+    if np.isfinite(r_hat):
+        checks.append((r_hat <= RHAT_MAX, f"largest R-hat {r_hat:.3f} ({'<=' if r_hat <= RHAT_MAX else '>'} {RHAT_MAX})"))
+    if np.isfinite(ess):
+        checks.append((ess >= ess_min, f"smallest bulk ESS {ess:.0f} ({'>=' if ess >= ess_min else '<'} {ess_min}, {ESS_PER_CHAIN_MIN} per chain)"))
+    text = ", ".join(part for _, part in checks)
+    if not all(ok for ok, _ in checks):
+        return False, f"NOT converged: {text}; raise num_warmup and num_samples (and target_accept_prob for divergences), or check n_components."
+    if not np.isfinite(r_hat):
+        return None, f"not judged: R-hat needs 2 or more chains of 4 or more draws; {text}."
+    return True, f"converged: {text}."
+
+
+def nuts_report(idata: az.InferenceData, convergence: dict[str, float]) -> NutsReport:
+    """ArviZ's summary table of a NUTS fit's fitted parameters and its convergence verdict:
+    the section that ``probkm run`` and ``probkm fit --inference mcmc`` write.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        The fit's ``idata_`` (draws already relabelled); known parameters, absent from its
+        posterior, are left out.
+    convergence : dict
+        The fit's ``convergence_`` (:func:`convergence_verdict`).
+
+    Returns
+    -------
+    NutsReport
+
+    Examples
+    --------
+    >>> import arviz as az, numpy as np
+    >>> from probkm.cli.workflow import nuts_report
+    >>> rng = np.random.default_rng(0)
+    >>> idata = az.from_dict(posterior={"sigma": rng.normal(1.0, 0.05, size=(2, 500))})
+    >>> report = nuts_report(idata, {"divergences": 0.0, "r_hat": 1.001, "ess_bulk": 950.0})
+    >>> sorted(report.summary["nuts_summary"]["sigma"])
+    ['ess_bulk', 'ess_tail', 'hdi_3%', 'hdi_97%', 'mcse_mean', 'mcse_sd', 'mean', 'r_hat', 'sd']
+    >>> report.summary["nuts_convergence"]["converged"], report.lines[0]
+    (True, '## NUTS posterior (after relabelling)')
+    """
+    fitted = [v for v in ("sigma", "weights", "means") if v in idata.posterior]
+    table = az.summary(idata, var_names=fitted, round_to=4)
+    converged, verdict = convergence_verdict(convergence, int(idata.posterior.sizes["chain"]))
+    summary = {
+        "nuts_summary": json.loads(table.to_json(orient="index")),
+        "nuts_convergence": {**{k: float(v) if np.isfinite(v) else None for k, v in convergence.items()}, "converged": converged, "verdict": verdict},
+    }
+    return NutsReport(summary, ["## NUTS posterior (after relabelling)", "", table.to_markdown(), "", f"**Convergence:** {verdict}", ""])
+
+
 class _Outputs(NamedTuple):
     """What the job writes as it goes: the output folder, ``summary.json``'s dict and ``report.md``'s lines."""
 
@@ -132,8 +241,8 @@ def run_main_job(config: RunConfig, out_dir: str | Path, *, progress: Progress =
     -------
     dict
         The summary written to ``summary.json``: ``data``, the fits that ran (``gmm_map``,
-        ``gmm_nuts``, ``nuts_summary``, ``kmeans``), ``generation`` and, with NUTS,
-        ``identifiability``.
+        ``gmm_nuts``, ``nuts_summary``, ``nuts_convergence``, ``kmeans``), ``generation`` and,
+        with NUTS, ``identifiability``.
 
     Examples
     --------
@@ -179,9 +288,9 @@ def _fit_mixtures(config: RunConfig, X: np.ndarray, out: _Outputs, progress: Pro
         write_netcdf(out.out / "gmm_nuts.nc", fits["nuts"].idata_)
         fitted = [v for v in ("sigma", "weights", "means") if v in fits["nuts"].idata_.posterior]  # known ones are not
         write_figure(out.out / "trace.png", plot_trace(fits["nuts"].idata_, var_names=[v for v in fitted if v != "means"] or ["means"]))
-        table = az.summary(fits["nuts"].idata_, var_names=fitted, round_to=4)
-        out.summary["nuts_summary"] = json.loads(table.to_json(orient="index"))
-        out.report.extend(["## NUTS posterior (after relabelling)", "", table.to_markdown(), ""])
+        section = nuts_report(fits["nuts"].idata_, fits["nuts"].convergence_)
+        out.summary.update(section.summary)
+        out.report.extend(section.lines)
     for name, fit in fits.items():
         out.report.extend(_parameter_table(f"Spherical GMM ({name})", fit.weights_, fit.means_, fit.sigma_))
         out.summary[f"gmm_{name}"] = {"weights": fit.weights_.tolist(), "means": fit.means_.tolist(), "sigma": fit.sigma_}
