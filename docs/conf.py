@@ -57,6 +57,7 @@ nb_execution_mode = "cache" if os.environ.get("PROBKM_DOCS_EXECUTE") == "1" else
 nb_execution_cache_path = str(HERE / "_build" / ".jupyter_cache")
 nb_execution_timeout = 3600
 nb_execution_raise_on_error = True
+nb_execution_in_temp = True  # files a notebook writes go to a temporary folder
 nb_merge_streams = True
 probkm_notebook_dir = "../notebooks"
 
