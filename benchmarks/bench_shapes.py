@@ -1,12 +1,19 @@
-"""Speed on new data shapes: a new N in a compiled bucket, a K-scan, and the process's growth.
+"""Speed on new data shapes: a new N or K in a compiled bucket, a K-scan, and the process's growth.
 
-Each measurement runs in a fresh process (JAX's persistent compilation cache off), on
-standardised iris (150 x 4), with scikit-learn's time for the same work beside it:
+Each measurement runs in a fresh process, on standardised iris (150 x 4) unless said
+otherwise, with the peers' time for the same work beside it; every process gets the same
+cores (XLA's, BLAS's and R's threads are left at the machine's count):
 
 * ``new N``: fit ``SphericalGMM(3)`` (and ``AnnealedKMeans(3)``) on iris, then time the first
-  fit and predict of ``iris[:140]``, ``iris[:120]`` and ``iris[:100]``;
-* ``K-scan``: ``SphericalGMM(k).fit`` for ``k = 1..12``, total time;
-* ``growth``: memory mappings (``/proc/self/maps``) added by fits of 20 new sizes ``N = 60..250``.
+  fit and predict of ``iris[:140]``, ``iris[:120]`` and ``iris[:100]``; the same at N = 10,000
+  (a first fit at N = 9,500 after one at 10,000, synthetic data, D = 4, K = 5);
+* ``K-scan``: ``SphericalGMM(k).fit`` for ``k = 1..12``, total time: first calls in a fresh
+  process with an empty persistent compilation cache (``cold``), in a second fresh process
+  with that cache filled (``cached``), and again in the first process (``warm``); scikit-learn's
+  ``GaussianMixture(covariance_type="spherical")`` and R's ``mclustBIC(X, G = 1:12,
+  modelNames = "EII")`` (the same shared-sigma model), each first call and warm;
+* ``growth``: memory mappings (``/proc/self/maps``) added by fits of 20 new sizes ``N = 60..250``
+  and 12 new ``K``.
 
     python benchmarks/bench_shapes.py [--baseline-tree OLD_CHECKOUT]
 
@@ -19,13 +26,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-MEASURES = ("new_n", "kscan", "growth")
+MEASURES = ("new_n", "kscan_cold", "kscan_cached", "growth")
+MCLUST_SCAN = """
+suppressMessages(library(mclust))
+X <- as.matrix(read.csv("{path}", header = FALSE))
+first <- system.time(b <- mclustBIC(X, G = 1:12, modelNames = "EII", verbose = FALSE))[["elapsed"]]
+warm <- system.time(b <- mclustBIC(X, G = 1:12, modelNames = "EII", verbose = FALSE))[["elapsed"]]
+cat(first, warm, "\n")
+"""
 
 
 def _iris():
@@ -40,7 +56,40 @@ def _maps() -> int:
         return sum(1 for _ in handle)
 
 
-def measure(what: str) -> dict:
+def _timed(work) -> float:
+    start = time.perf_counter()
+    work()
+    return time.perf_counter() - start
+
+
+def _kscan(X) -> float:
+    import probkm
+
+    return _timed(lambda: [probkm.SphericalGMM(k, random_state=0).fit(X).bic(X) for k in range(1, 13)])
+
+
+def _sklearn_kscan(X) -> float:
+    from sklearn.mixture import GaussianMixture
+
+    return _timed(lambda: [GaussianMixture(k, covariance_type="spherical", random_state=0).fit(X).bic(X) for k in range(1, 13)])
+
+
+def _mclust_kscan(X) -> list[float] | None:
+    """mclust's first and warm time for the same scan, timed inside R; ``None`` without R's mclust."""
+    if shutil.which("Rscript") is None:
+        return None
+    import numpy as np
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "x.csv"
+        np.savetxt(path, X, delimiter=",")
+        run = subprocess.run(["Rscript", "-e", MCLUST_SCAN.format(path=path)], capture_output=True, text=True)
+    if run.returncode != 0:
+        return None
+    return [float(v) for v in run.stdout.split()]
+
+
+def measure(what: str, cache_dir: str | None = None) -> dict:
     """One measurement, in this (fresh) process."""
     import warnings
 
@@ -48,45 +97,60 @@ def measure(what: str) -> dict:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import GaussianMixture
 
+    if cache_dir:
+        from probkm.inference.compilation_cache import enable_compilation_cache
+
+        enable_compilation_cache(cache_dir)
     import probkm
+    from probkm.datasets import synthetic_mixture
 
     warnings.simplefilter("ignore", ConvergenceWarning)
     X = _iris()
     if what == "new_n":
         out = {}
-        for name, make in (("SphericalGMM", lambda: probkm.SphericalGMM(3, random_state=0)), ("AnnealedKMeans", lambda: probkm.AnnealedKMeans(3, random_state=0))):
-            est = make().fit(X)
+        big = synthetic_mixture(n_samples=10_000, n_components=5, n_features=4, seed=0).X
+        for name, make in (("SphericalGMM", lambda k: probkm.SphericalGMM(k, random_state=0)), ("AnnealedKMeans", lambda k: probkm.AnnealedKMeans(k, random_state=0))):
+            est = make(3).fit(X)
             est.predict(X)
-            times = []
-            for n in (140, 120, 100):
-                start = time.perf_counter()
-                est.fit(X[:n]).predict(X[:n])
-                times.append(time.perf_counter() - start)
-            out[name] = times
-        start = time.perf_counter()
-        GaussianMixture(3, covariance_type="spherical", random_state=0).fit(X[:140]).predict(X[:140])
-        out["sklearn GaussianMixture"] = [time.perf_counter() - start]
+            out[name] = [_timed(lambda: est.fit(X[:n]).predict(X[:n])) for n in (140, 120, 100)]
+            est = make(5).fit(big)
+            est.predict(big)
+            out[name + " 10k"] = [_timed(lambda: est.fit(big[:9_500]).predict(big[:9_500]))]
+        for n in (150, 140):
+            out["sklearn GaussianMixture"] = [_timed(lambda: GaussianMixture(3, covariance_type="spherical", random_state=0).fit(X[:n]).predict(X[:n]))]
+        gm = lambda: GaussianMixture(5, covariance_type="spherical", random_state=0).fit(big[:9_500]).predict(big[:9_500])  # noqa: E731
+        gm()
+        out["sklearn GaussianMixture 10k"] = [_timed(gm)]
         return out
-    if what == "kscan":
-        start = time.perf_counter()
-        bic = [probkm.SphericalGMM(k, random_state=0).fit(X).bic(X) for k in range(1, 13)]
-        probkm_time = time.perf_counter() - start
-        start = time.perf_counter()
-        for k in range(1, 13):
-            GaussianMixture(k, covariance_type="spherical", random_state=0).fit(X).bic(X)
-        return {"probkm": probkm_time, "sklearn": time.perf_counter() - start, "probkm_bic": bic}
+    if what in ("kscan_cold", "kscan_cached"):
+        first = _kscan(X)
+        out = {"probkm": first, "probkm_warm": _kscan(X)}
+        if what == "kscan_cold":
+            out["sklearn"], out["sklearn_warm"] = _sklearn_kscan(X), _sklearn_kscan(X)
+            out["mclust"] = _mclust_kscan(X)
+        return out
     before = _maps()
     rng = np.random.default_rng(0)
     for n in rng.integers(60, 250, 20):
         probkm.SphericalGMM(3, random_state=0).fit(X[rng.integers(0, 150, n)])
-    return {"maps_added": _maps() - before, "sizes": 20}
+    after_n = _maps()
+    for k in range(1, 13):
+        probkm.SphericalGMM(k, random_state=0).fit(X)
+    return {"maps_added": after_n - before, "maps_added_k": _maps() - after_n, "sizes": 20}
 
 
-def _run(tree: Path, what: str) -> dict:
+def _run(tree: Path, what: str, cache_dir: str | None = None) -> dict:
     env = {**os.environ, "PYTHONPATH": str(tree), "JAX_PLATFORMS": "cpu"}
     env.pop("PROBKM_CACHE_DIR", None)
-    out = subprocess.run([sys.executable, __file__, "--measure", what], env=env, capture_output=True, text=True, check=True)
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    command = [sys.executable, __file__, "--measure", what] + (["--cache-dir", cache_dir] if cache_dir else [])
+    out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _runs(tree: Path) -> dict:
+    with tempfile.TemporaryDirectory() as cache:  # empty for the cold scan, filled by it for the cached one
+        return {what: _run(tree, what, cache if what.startswith("kscan") else None) for what in MEASURES}
 
 
 def _commit(tree: Path) -> str:
@@ -100,15 +164,24 @@ def _commit(tree: Path) -> str:
 
 def _table(results: dict) -> str:
     runs = list(results["runs"])
-    lines = [f"Commit {results['commit']}; {results['cores']} cores; fresh process per row, persistent cache off.", ""]
+    r = results["runs"]
+    lines = [f"Commit {results['commit']}; {results['cores']} cores; a fresh process per measurement.", ""]
     lines += ["| measurement | " + " | ".join(runs) + " |", "|---|" + "---|" * len(runs)]
+
+    def row(label, cell):
+        lines.append(f"| {label} | " + " | ".join(cell(r[name]) for name in runs) + " |")
+
     for name in ("SphericalGMM", "AnnealedKMeans"):
-        cells = [" / ".join(f"{t * 1000:.0f}" for t in results["runs"][r]["new_n"][name]) for r in runs]
-        lines.append(f"| first fit + predict of N = 140 / 120 / 100 after N = 150, {name} (ms) | " + " | ".join(cells) + " |")
-    lines.append("| the same, scikit-learn GaussianMixture(spherical), N = 140 (ms) | " + " | ".join(f"{results['runs'][r]['new_n']['sklearn GaussianMixture'][0] * 1000:.0f}" for r in runs) + " |")
-    lines.append("| K-scan k = 1..12, SphericalGMM, first calls (s) | " + " | ".join(f"{results['runs'][r]['kscan']['probkm']:.1f}" for r in runs) + " |")
-    lines.append("| K-scan k = 1..12, scikit-learn GaussianMixture(spherical) (s) | " + " | ".join(f"{results['runs'][r]['kscan']['sklearn']:.2f}" for r in runs) + " |")
-    lines.append("| memory mappings added by 20 new sizes N = 60..250 | " + " | ".join(str(results["runs"][r]["growth"]["maps_added"]) for r in runs) + " |")
+        row(f"first fit + predict of N = 140 / 120 / 100 after N = 150, {name} (ms)", lambda m: " / ".join(f"{t * 1000:.0f}" for t in m["new_n"][name]))
+        row(f"first fit + predict of N = 9,500 after N = 10,000 (K = 5, D = 4), {name} (ms)", lambda m: f"{m['new_n'].get(name + ' 10k', [float('nan')])[0] * 1000:.0f}")
+    row("the same, scikit-learn GaussianMixture(spherical), N = 140 / N = 9,500 (ms)", lambda m: f"{m['new_n']['sklearn GaussianMixture'][0] * 1000:.0f} / {m['new_n'].get('sklearn GaussianMixture 10k', [float('nan')])[0] * 1000:.0f}")
+    row("K-scan k = 1..12, SphericalGMM: fresh process, empty compilation cache (s)", lambda m: f"{m['kscan_cold']['probkm']:.2f}")
+    row("the same, fresh process, compilation cache filled (s)", lambda m: f"{m['kscan_cached']['probkm']:.2f}")
+    row("the same, again in a warm process (s)", lambda m: f"{m['kscan_cold']['probkm_warm']:.3f}")
+    row("K-scan k = 1..12, scikit-learn GaussianMixture(spherical): first / warm (s)", lambda m: f"{m['kscan_cold']['sklearn']:.3f} / {m['kscan_cold']['sklearn_warm']:.3f}")
+    row("K-scan G = 1:12, R mclust mclustBIC(EII): first / warm (s)", lambda m: "not installed" if not m["kscan_cold"].get("mclust") else " / ".join(f"{t:.3f}" for t in m["kscan_cold"]["mclust"]))
+    row("memory mappings added by 20 new sizes N = 60..250", lambda m: str(m["growth"]["maps_added"]))
+    row("memory mappings added by 12 new K", lambda m: str(m["growth"].get("maps_added_k", "")))
     return "\n".join(lines)
 
 
@@ -116,16 +189,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--baseline-tree", type=Path, help="another checkout of probkm, measured the same way")
     parser.add_argument("--measure", choices=MEASURES, help=argparse.SUPPRESS)
+    parser.add_argument("--cache-dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(measure(args.measure)))
+        print(json.dumps(measure(args.measure, args.cache_dir)))
         return
     trees = {f"this tree ({_commit(HERE.parent)})": HERE.parent}
     if args.baseline_tree:
         trees[f"baseline ({_commit(args.baseline_tree)})"] = args.baseline_tree.resolve()
     results = {"commit": _commit(HERE.parent), "cores": os.cpu_count(), "runs": {}}
     for label, tree in trees.items():
-        results["runs"][label] = {what: _run(tree, what) for what in MEASURES}
+        results["runs"][label] = _runs(tree)
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "bench_shapes.json").write_text(json.dumps(results, indent=2))
     table = _table(results)

@@ -4,18 +4,20 @@ bucket compiles nothing, and ``sample_weight`` means what it means in scikit-lea
 from __future__ import annotations
 
 import re
+import warnings
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from numpyro.infer.util import log_density
+from sklearn.exceptions import ConvergenceWarning
 
 import probkm
 from probkm.algorithms.kmeans import kmeans_candidates
 from probkm.algorithms.annealing import geometric_schedule
 from probkm.core.likelihood import annealed_log_likelihood
-from probkm.core.shapes import MAX_PADDED_ROWS, MIN_ROWS, bucket_rows, pad_rows
+from probkm.core.shapes import MAX_PADDED_ROWS, MIN_COMPONENTS, MIN_ROWS, bucket_components, bucket_rows, pad_rows
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +156,92 @@ def test_scikit_learn_sample_weight_equivalence_holds_to_float64_precision():
     env = {**os.environ, "JAX_ENABLE_X64": "1", "JAX_PLATFORMS": "cpu"}
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
     assert run.returncode == 0 and run.stdout.strip().endswith("equivalent"), run.stderr[-2000:]
+
+
+# ---------------------------------------------------------------- components
+
+
+def test_the_component_ladder_pads_small_fits_to_one_bucket():
+    assert {bucket_components(k, 256) for k in range(1, 17)} == {MIN_COMPONENTS}
+    for n_rows in (256, 10_240, 40_000):
+        for k in range(1, 70):
+            padded = bucket_components(k, n_rows)
+            assert k <= padded < max(2 * k, MIN_COMPONENTS + 1 if n_rows <= 4096 else 2)
+    assert bucket_components(5, MAX_PADDED_ROWS) == 5  # large fits keep their K, like their N
+
+
+def test_masked_components_change_no_value_or_gradient():
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.normal(size=(40, 3)), dtype=jnp.float32)
+    exact = {"weights": jnp.array([0.2, 0.3, 0.5]), "means": jnp.asarray(rng.normal(size=(3, 3)), jnp.float32), "sigma": jnp.asarray(0.7)}
+    # the padded point: any weight on the masked components, which the model renormalises away
+    padded = {"weights": jnp.array([0.2, 0.3, 0.5, 0.4, 0.1]) / 1.5, "means": jnp.concatenate([exact["means"], jnp.ones((2, 3))]), "sigma": exact["sigma"]}
+    mask = jnp.array([1.0, 1.0, 1.0, 0.0, 0.0])
+
+    def log_joint(point, **kwargs):
+        return log_density(probkm.spherical_gmm, (x,), kwargs, point)[0]
+
+    want, want_grad = jax.value_and_grad(lambda p: log_joint(p, n_components=3))(exact)
+    got, got_grad = jax.value_and_grad(lambda p: log_joint(p, n_components=5, component_mask=mask))(padded)
+    assert float(got) == pytest.approx(float(want), rel=1e-6)
+    np.testing.assert_allclose(got_grad["means"][:3], want_grad["means"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(got_grad["means"][3:], 0.0)
+    np.testing.assert_array_equal(got_grad["weights"][3:], 0.0)
+    assert float(got_grad["sigma"]) == pytest.approx(float(want_grad["sigma"]), rel=1e-5)
+    for fixed in ({"weights": "equal"}, {"weights": "equal", "sigma": 0.5}):
+        point = {"means": exact["means"]} if "sigma" in fixed else {"means": exact["means"], "sigma": exact["sigma"]}
+        padded_point = {**point, "means": padded["means"]}
+        assert float(log_joint(padded_point, n_components=5, component_mask=mask, **fixed)) == pytest.approx(float(log_joint(point, n_components=3, **fixed)), rel=1e-6)
+
+
+def test_kmeans_candidates_with_masked_components_are_the_unpadded_candidates(blobs):
+    x = jnp.asarray(blobs, dtype=jnp.float32)
+    schedule = geometric_schedule(1.0, 1e-3, 20)
+    for k in (1, 2, 3, 5):
+        exact = kmeans_candidates(jax.random.key(0), x, schedule, n_clusters=k, n_init=2)
+        padded = kmeans_candidates(jax.random.key(0), x, schedule, n_clusters=8, n_init=2, component_mask=jnp.arange(8) < k)
+        np.testing.assert_allclose(padded.centers[:, :k], exact.centers, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(padded.inertia, exact.inertia, rtol=1e-5)
+        np.testing.assert_array_equal(padded.labels, exact.labels)
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_a_fit_padded_to_a_component_bucket_equals_the_exact_fit(blobs, k, monkeypatch):
+    import probkm.estimators.annealed_kmeans as annealed_module
+    import probkm.estimators.spherical_gmm as gmm_module
+
+    padded = probkm.SphericalGMM(k, random_state=0).fit(blobs), probkm.AnnealedKMeans(k, random_state=0).fit(blobs)
+    for module in (gmm_module, annealed_module):
+        monkeypatch.setattr(module, "bucket_components", lambda n_components, n_rows: n_components)
+    exact = probkm.SphericalGMM(k, random_state=0).fit(blobs), probkm.AnnealedKMeans(k, random_state=0).fit(blobs)
+    # the same optimum; BFGS takes other paths in the larger space, so equal to its tolerance
+    assert padded[0].log_joint_ == pytest.approx(exact[0].log_joint_, abs=1e-3)
+    order = [np.argsort(est.means_[:, 0]) for est in (padded[0], exact[0])]
+    np.testing.assert_allclose(padded[0].means_[order[0]], exact[0].means_[order[1]], atol=2e-3)
+    np.testing.assert_allclose(padded[0].weights_[order[0]], exact[0].weights_[order[1]], atol=2e-4)
+    assert padded[0].sigma_ == pytest.approx(exact[0].sigma_, rel=1e-4)
+    np.testing.assert_allclose(padded[0].predict_proba(blobs)[:, order[0]], exact[0].predict_proba(blobs)[:, order[1]], atol=1e-3)
+    # k-means draws the same seeds and runs the same steps: equal to float rounding
+    np.testing.assert_allclose(padded[1].cluster_centers_, exact[1].cluster_centers_, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(padded[1].labels_, exact[1].labels_)
+    np.testing.assert_allclose(padded[1].critical_temperatures_, exact[1].critical_temperatures_, rtol=1e-4)
+    assert padded[1].log_sigma_posterior_ == pytest.approx(exact[1].log_sigma_posterior_, rel=1e-5)
+
+
+def test_a_new_k_in_a_compiled_bucket_compiles_nothing(blobs):
+    compiled = []
+    jax.monitoring.register_event_duration_secs_listener(
+        lambda event, duration, **kw: compiled.append(event) if event.endswith("backend_compile_duration") else None
+    )
+    for make in (probkm.SphericalGMM, probkm.AnnealedKMeans):
+        est = make(2, random_state=0).fit(blobs)
+        est.predict(blobs), est.score(blobs)
+    compiled.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # 16 clusters of three blobs: some are tiny
+        for k in (1, 4, 9, 16):  # all in the bucket of 16 components
+            for make in (probkm.SphericalGMM, probkm.AnnealedKMeans):
+                est = make(k, random_state=0).fit(blobs[:-k])
+                assert est.predict(blobs).shape == (len(blobs),)
+                est.score(blobs)
+    assert compiled == [], f"{len(compiled)} programs compiled for new K in a compiled bucket"

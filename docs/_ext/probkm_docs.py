@@ -329,16 +329,6 @@ class IdentifiabilitySettingsTable(_TableDirective):
 # ----------------------------------------------------------------------------- docstrings
 
 
-_SHAPE = re.compile(r"shape \(([^()`]*)\)")
-
-
-def _escape_shapes(app, what, name, obj, options, lines) -> None:
-    """``shape (n_features_in_,)`` in a type line: a word ending in ``_`` is a reference in
-    reStructuredText, so escape it (``n_features_in\\_``) inside ``shape (...)``."""
-    for i, line in enumerate(lines):
-        lines[i] = _SHAPE.sub(lambda m: "shape (" + re.sub(r"(\w)_(?=[,\s]|$)", r"\1\\_", m.group(1)) + ")", line)
-
-
 def _skip_member(app, what, name, obj, skip, options):
     """scikit-learn's metadata-routing methods (``set_fit_request`` and the like) are set on
     every estimator class by scikit-learn itself; their docstrings belong to scikit-learn."""
@@ -361,7 +351,6 @@ def _generate(app) -> None:
 def setup(app):
     app.add_config_value("probkm_notebook_dir", "../notebooks", "env")
     app.connect("builder-inited", _generate, priority=400)  # before autosummary's handler (500)
-    app.connect("autodoc-process-docstring", _escape_shapes, priority=400)  # before numpydoc (500)
     app.connect("autodoc-skip-member", _skip_member)
     app.add_directive("probkm-config", ConfigTable)
     app.add_directive("probkm-identifiability-settings", IdentifiabilitySettingsTable)

@@ -16,7 +16,6 @@ Both fixed-point loops hold their arrays clusters-first, points last
 from __future__ import annotations
 
 import math
-from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -31,8 +30,26 @@ from probkm.core.likelihood import (
     squared_distances,
     tempered_softmax,
 )
+from probkm.core.programs import compiled
 
 FIRST_CRITICAL_TEMPERATURE = 0.5
+
+
+def _in_use(component_mask: Array | None, n_clusters: int) -> Array:
+    """``(K,)`` booleans: the components in use (all of them without a mask)."""
+    return jnp.ones(n_clusters, bool) if component_mask is None else jnp.asarray(component_mask) > 0
+
+
+def _masked_distances(dist: Array, component_mask: Array | None) -> Array:
+    """Clusters-first ``(K, N)`` distances with masked components infinitely far."""
+    return dist if component_mask is None else jnp.where((jnp.asarray(component_mask) > 0)[:, None], dist, jnp.inf)
+
+
+def _component_normals(rng_key: Array, shape: tuple[int, int], dtype) -> Array:
+    """Standard normals ``(K, D)``, row ``k`` from its own key: the first rows do not depend on ``K``,
+    so a fit padded with masked components draws what the unpadded fit draws."""
+    rows = jax.vmap(lambda k: jax.random.normal(jax.random.fold_in(rng_key, k), shape[1:], dtype))
+    return rows(jnp.arange(shape[0]))
 
 
 class AnnealPath(NamedTuple):
@@ -146,7 +163,7 @@ def largest_covariance_eigenvalue(x: Array, weights: Array | None = None) -> Arr
     1.0
     """
     w = jnp.ones(x.shape[0], x.dtype) if weights is None else weights
-    w = w / jnp.sum(w)
+    w = w / jnp.maximum(jnp.sum(w), 1e-30)  # no weight at all (an empty cluster): 0, not NaN
     centred = x - w @ x
     cov = (centred * w[:, None]).T @ centred
     return jnp.linalg.eigvalsh(cov)[-1]
@@ -224,7 +241,7 @@ def tempered_em_step(
     return weighted_means(x, resp if row_weights is None else resp * row_weights[None, :], means)
 
 
-@partial(jax.jit, static_argnames=("num_iter",))
+@compiled(static_argnames=("num_iter",))
 def fixed_sigma_centroids(x: Array, start: Array, sigma_values: Array, temperatures: Array, *, num_iter: int = 300) -> Array:
     """Equal-weight annealed maximum-likelihood means with sigma *fixed*, for every (T, sigma) pair.
 
@@ -270,7 +287,7 @@ def fixed_sigma_centroids(x: Array, start: Array, sigma_values: Array, temperatu
     return jax.vmap(per_sigma, in_axes=(0, None))(temperatures, sigma_values)
 
 
-@partial(jax.jit, static_argnames=("n_clusters", "max_iter"))
+@compiled(static_argnames=("n_clusters", "max_iter"))
 def anneal(
     rng_key: Array,
     x: Array,
@@ -281,6 +298,7 @@ def anneal(
     tol: float = 1e-5,
     perturbation: float = 1e-3,
     row_weights: Array | None = None,
+    component_mask: Array | None = None,
 ) -> AnnealPath:
     """Deterministic annealing of ``n_clusters`` equal-weight means over ``temperatures``.
 
@@ -301,6 +319,10 @@ def anneal(
     perturbation : float, default 1e-3
         Size of the perturbation, relative to ``sigma_ref``; coincident means can only split
         if something separates them.
+    row_weights : Array, shape (n_obs,), optional
+        Weight of each row (0 on padding).
+    component_mask : Array, shape (n_clusters,), optional
+        Nonzero for the means in use; the others take no points and stay at the centre.
 
     Returns
     -------
@@ -320,12 +342,14 @@ def anneal(
     xc = x - center  # work centred so the perturbation is not lost to float rounding
     data = columns(xc)
     sigma_ref = jnp.sqrt(2.0 * largest_covariance_eigenvalue(xc, row_weights))
-    log_weights = jnp.full((n_clusters, 1), -jnp.log(n_clusters), x.dtype)
+    in_use = _in_use(component_mask, n_clusters)
+    n_used = jnp.sum(in_use).astype(x.dtype)
+    log_weights = jnp.where(in_use, -jnp.log(n_used), -jnp.inf)[:, None].astype(x.dtype)
     keys = jax.random.split(rng_key, temperatures.shape[0])
 
     def solve(means, inputs):
         key, temperature = inputs
-        means = means + perturbation * sigma_ref * jax.random.normal(key, means.shape, means.dtype)
+        means = means + perturbation * sigma_ref * _component_normals(key, means.shape, means.dtype) * in_use[:, None]
 
         def body(carry):
             current, _, it = carry
@@ -344,8 +368,10 @@ def anneal(
     return AnnealPath(final + center, temperatures, path + center, n_iter, sigma_ref)
 
 
-@partial(jax.jit, static_argnames=("max_iter",))
-def lloyd(x: Array, centers: Array, *, max_iter: int = 300, tol: float = 0.0, row_weights: Array | None = None) -> LloydResult:
+@compiled(static_argnames=("max_iter",))
+def lloyd(
+    x: Array, centers: Array, *, max_iter: int = 300, tol: float = 0.0, row_weights: Array | None = None, component_mask: Array | None = None
+) -> LloydResult:
     """Lloyd's algorithm (the ``T = 0`` limit of the annealed fixed point) from ``centers``.
 
     Stops when the inertia stops decreasing by more than ``tol`` (relative) or after
@@ -361,6 +387,10 @@ def lloyd(x: Array, centers: Array, *, max_iter: int = 300, tol: float = 0.0, ro
         Most updates (static).
     tol : float, default 0.0
         Relative decrease of the inertia below which it stops.
+    row_weights : Array, shape (N,), optional
+        Weight of each row (0 on padding).
+    component_mask : Array, shape (K,), optional
+        Nonzero for the centroids in use; no point is assigned to the others.
 
     Returns
     -------
@@ -384,7 +414,7 @@ def lloyd(x: Array, centers: Array, *, max_iter: int = 300, tol: float = 0.0, ro
         # one distance pass gives both the inertia of the current centres (for the stopping
         # rule) and their assignments (for the update)
         current, inertia, _, it = carry
-        dist = column_distances(data, current)
+        dist = _masked_distances(column_distances(data, current), component_mask)
         assigned = (jnp.argmin(dist, axis=0)[None, :] == clusters).astype(x.dtype) * rows[None, :]
         return weighted_means(x, assigned, current), jnp.sum(rows * jnp.min(dist, axis=0)), inertia, it + 1
 
@@ -395,17 +425,17 @@ def lloyd(x: Array, centers: Array, *, max_iter: int = 300, tol: float = 0.0, ro
     # the first pass only measures the start, so it is not counted as an update
     init = (centers, jnp.asarray(jnp.finfo(x.dtype).max, x.dtype), jnp.asarray(jnp.inf, x.dtype), 0)
     centers, _, _, n_iter = jax.lax.while_loop(keep_going, body, init)
-    labels, objective = _assign(data, centers)
+    labels, objective = _assign(data, centers, component_mask)
     return LloydResult(centers, labels, jnp.sum(rows * objective), n_iter - 1)
 
 
-def _assign(data, centers: Array) -> tuple[Array, Array]:
-    dist = column_distances(data, centers)
+def _assign(data, centers: Array, component_mask: Array | None = None) -> tuple[Array, Array]:
+    dist = _masked_distances(column_distances(data, centers), component_mask)
     return jnp.argmin(dist, axis=0).astype(jnp.int32), jnp.min(dist, axis=0)
 
 
-@jax.jit
-def assign(x: Array, centers: Array) -> tuple[Array, Array]:
+@compiled
+def assign(x: Array, centers: Array, component_mask: Array | None = None) -> tuple[Array, Array]:
     """Nearest-centroid labels and each point's k-means objective, from one distance pass.
 
     Parameters
@@ -414,6 +444,8 @@ def assign(x: Array, centers: Array) -> tuple[Array, Array]:
         Data.
     centers : Array, shape (K, D)
         Centroids.
+    component_mask : Array, shape (K,), optional
+        Nonzero for the centroids in use; no point is assigned to the others.
 
     Returns
     -------
@@ -431,12 +463,18 @@ def assign(x: Array, centers: Array) -> tuple[Array, Array]:
     >>> labels.tolist(), objective.tolist()
     ([0, 0, 1], [0.0, 1.0, 1.0])
     """
-    return _assign(columns(x), centers)
+    return _assign(columns(x), centers, component_mask)
 
 
-@partial(jax.jit, static_argnames=("n_clusters", "n_local_trials"))
+@compiled(static_argnames=("n_clusters", "n_local_trials"))
 def kmeans_plusplus(
-    rng_key: Array, x: Array, *, n_clusters: int, n_local_trials: int | None = None, row_weights: Array | None = None
+    rng_key: Array,
+    x: Array,
+    *,
+    n_clusters: int,
+    n_local_trials: int | None = None,
+    row_weights: Array | None = None,
+    component_mask: Array | None = None,
 ) -> Array:
     """Greedy k-means++ seeding.
 
@@ -454,7 +492,14 @@ def kmeans_plusplus(
         Number of centres (static).
     n_local_trials : int, optional
         Candidates per centre (static). ``None`` means ``2 + int(log K)``, scikit-learn's
-        choice; 1 is plain k-means++.
+        choice (``K`` the number of centres in use); 1 is plain k-means++.
+    row_weights : Array, shape (n_obs,), optional
+        Weight of each row: a row is drawn in proportion to it, so rows of weight 0
+        (padding) never are.
+    component_mask : Array, shape (n_clusters,), optional
+        Nonzero for the centres in use. Masked centres are left at the first centre and
+        change nothing; each centre and each trial draws from its own key, so the centres
+        in use are those an unmasked call with fewer clusters returns.
 
     Returns
     -------
@@ -469,17 +514,24 @@ def kmeans_plusplus(
     >>> centers = kmeans_plusplus(jax.random.key(0), x, n_clusters=2)
     >>> sorted(bool(c > 5) for c in centers[:, 0])  # one centre in each group
     [False, True]
+    >>> masked = kmeans_plusplus(jax.random.key(0), x, n_clusters=4, component_mask=jnp.array([1, 1, 0, 0]))
+    >>> bool(jnp.array_equal(masked[:2], centers))
+    True
     """
-    n_trials = 2 + int(math.log(n_clusters)) if n_local_trials is None else n_local_trials
-    keys = jax.random.split(rng_key, n_clusters)
+    in_use = _in_use(component_mask, n_clusters)
+    if n_local_trials is None:
+        max_trials = 2 + int(math.log(n_clusters))
+        n_trials = 2 + jnp.floor(jnp.log(jnp.sum(in_use).astype(jnp.float32)) + 1e-6).astype(jnp.int32)
+    else:
+        max_trials = n_trials = n_local_trials
     rows = jnp.ones(x.shape[0], x.dtype) if row_weights is None else row_weights
     # a row is drawn in proportion to its weight: rows of weight 0 (padding) never
     log_rows = jnp.where(rows > 0, jnp.log(jnp.maximum(rows, 1e-30)), -jnp.inf)
     if row_weights is None:
-        first = x[jax.random.randint(keys[0], (), 0, x.shape[0])]
+        first = x[jax.random.randint(jax.random.fold_in(rng_key, 0), (), 0, x.shape[0])]
     else:
-        first = x[jax.random.categorical(keys[0], log_rows)]
-    centers = jnp.zeros((n_clusters, x.shape[1]), x.dtype).at[0].set(first)
+        first = x[jax.random.categorical(jax.random.fold_in(rng_key, 0), log_rows)]
+    centers = jnp.broadcast_to(first, (n_clusters, x.shape[1]))
     closest = squared_distances(x, first[None])[:, 0]
 
     def add(k, carry):
@@ -487,16 +539,22 @@ def kmeans_plusplus(
         logits = jnp.where(closest > 0, jnp.log(jnp.maximum(closest, 1e-30)), -jnp.inf) + log_rows
         # all points on existing centres: fall back to a choice by weight alone
         logits = jnp.where(jnp.all(jnp.isneginf(logits)), log_rows, logits)
-        trials = x[jax.random.categorical(keys[k], logits, shape=(n_trials,))]
-        after = jnp.minimum(closest[:, None], squared_distances(x, trials))  # (N, n_trials)
-        best = jnp.argmin(jnp.sum(after, axis=0) if row_weights is None else rows @ after)
-        return centers.at[k].set(trials[best]), after[:, best]
+        key = jax.random.fold_in(rng_key, k)
+        draw = jax.vmap(lambda t: jax.random.categorical(jax.random.fold_in(key, t), logits))
+        trials = x[draw(jnp.arange(max_trials))]
+        after = jnp.minimum(closest[:, None], squared_distances(x, trials))  # (N, max_trials)
+        objective = jnp.sum(after, axis=0) if row_weights is None else rows @ after
+        best = jnp.argmin(jnp.where(jnp.arange(max_trials) < n_trials, objective, jnp.inf))
+        return (
+            jnp.where(in_use[k], centers.at[k].set(trials[best]), centers),
+            jnp.where(in_use[k], after[:, best], closest),
+        )
 
     centers, _ = jax.lax.fori_loop(1, n_clusters, add, (centers, closest))
     return centers
 
 
-@partial(jax.jit, static_argnames=("n_clusters",))
+@compiled(static_argnames=("n_clusters",))
 def cluster_critical_temperatures(x: Array, labels: Array, n_clusters: int, sigma_ref: Array, row_weights: Array | None = None) -> Array:
     """Critical temperature ``lambda_max(cluster k) / sigma_ref^2`` of each cluster.
 

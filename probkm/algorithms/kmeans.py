@@ -14,7 +14,6 @@ on all of it. The candidates also seed the MAP of the mixture
 
 from __future__ import annotations
 
-from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -22,6 +21,7 @@ import jax.numpy as jnp
 from jax import Array
 
 from probkm.algorithms.annealing import AnnealPath, anneal, assign, kmeans_plusplus, lloyd
+from probkm.core.programs import compiled
 
 
 class KMeansCandidates(NamedTuple):
@@ -100,9 +100,7 @@ def subsample_rows(rng_key: Array, x: Array, max_rows: int, row_weights: Array |
     return x[jax.random.categorical(rng_key, log_rows, shape=(max_rows,))], jnp.ones(max_rows, x.dtype)
 
 
-@partial(
-    jax.jit, static_argnames=("n_clusters", "n_init", "anneal_max_iter", "max_iter", "init_samples", "anneal_samples")
-)
+@compiled(static_argnames=("n_clusters", "n_init", "anneal_max_iter", "max_iter", "init_samples", "anneal_samples"))
 def kmeans_candidates(
     rng_key: Array,
     x: Array,
@@ -115,6 +113,7 @@ def kmeans_candidates(
     init_samples: int = 10_000,
     anneal_samples: int = 3_000,
     row_weights: Array | None = None,
+    component_mask: Array | None = None,
 ) -> KMeansCandidates:
     """Annealed solution plus ``n_init`` k-means++ restarts, each run to convergence by Lloyd.
 
@@ -145,6 +144,10 @@ def kmeans_candidates(
     row_weights : Array, shape (n_obs,), optional
         Weight of each row (``sample_weight``, 0 on padding): seeding, annealing, Lloyd and
         the inertia all count row ``i`` ``row_weights[i]`` times.
+    component_mask : Array, shape (n_clusters,), optional
+        Nonzero for the centroids in use (the first ones, as :func:`probkm.core.shapes.component_mask`
+        makes it): the others are never assigned a point, so one compiled program serves
+        every ``K <= n_clusters`` and gives the candidates an unpadded call gives.
 
     Returns
     -------
@@ -165,25 +168,29 @@ def kmeans_candidates(
     key_anneal, key_seed, key_sub, key_anneal_sub = jax.random.split(rng_key, 4)
     subset, subset_weights = subsample_rows(key_sub, x, init_samples, row_weights)
     anneal_subset, anneal_weights = subsample_rows(key_anneal_sub, x, anneal_samples, row_weights)
-    path = anneal(key_anneal, anneal_subset, temperatures, n_clusters=n_clusters, max_iter=anneal_max_iter, row_weights=anneal_weights)
+    mask = component_mask
+    path = anneal(
+        key_anneal, anneal_subset, temperatures, n_clusters=n_clusters, max_iter=anneal_max_iter,
+        row_weights=anneal_weights, component_mask=mask,
+    )
     starts = path.centers[None]
     if n_init > 0:
-        seeds = jax.vmap(lambda k: kmeans_plusplus(k, subset, n_clusters=n_clusters, row_weights=subset_weights))(jax.random.split(key_seed, n_init))
-        starts = jnp.concatenate([starts, seeds], axis=0)
+        seed = lambda k: kmeans_plusplus(k, subset, n_clusters=n_clusters, row_weights=subset_weights, component_mask=mask)  # noqa: E731
+        starts = jnp.concatenate([starts, jax.vmap(seed)(jax.random.split(key_seed, n_init))], axis=0)
     # lax.map, not vmap: a vmapped while_loop runs every start until the slowest converges
     # and holds (n_starts, N, K) intermediates; one start at a time holds (K, N)
     if subset.shape[0] == x.shape[0]:
-        polished = jax.lax.map(lambda c: lloyd(x, c, max_iter=max_iter, row_weights=row_weights), starts)
+        polished = jax.lax.map(lambda c: lloyd(x, c, max_iter=max_iter, row_weights=row_weights, component_mask=mask), starts)
         return KMeansCandidates(polished.centers, polished.labels, polished.inertia, polished.n_iter, path)
-    rough = jax.lax.map(lambda c: lloyd(subset, c, max_iter=max_iter, row_weights=subset_weights).centers, starts)
+    rough = jax.lax.map(lambda c: lloyd(subset, c, max_iter=max_iter, row_weights=subset_weights, component_mask=mask).centers, starts)
 
     def scored(centers):
-        labels, objective = assign(x, centers)
+        labels, objective = assign(x, centers, mask)
         return labels, jnp.sum(objective if row_weights is None else row_weights * objective)
 
     labels, inertia = jax.lax.map(scored, rough)
     best = jnp.argmin(inertia)
-    final = lloyd(x, rough[best], max_iter=max_iter, row_weights=row_weights)
+    final = lloyd(x, rough[best], max_iter=max_iter, row_weights=row_weights, component_mask=mask)
     return KMeansCandidates(
         rough.at[best].set(final.centers),
         labels.at[best].set(final.labels),

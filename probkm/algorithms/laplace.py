@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from functools import partial
 
 import jax
 import jax.numpy as jnp
 
 from probkm.core.likelihood import log_sigma_derivatives_from_distances, squared_distances
 from probkm.core.models import sigma_prior_distribution
+from probkm.core.programs import compiled
 
 
-@partial(jax.jit, static_argnames=("prior_name",))
+@compiled(static_argnames=("prior_name",))
 def log_sigma_laplace(x, weights, means, start, prior_scale, prior_name, tol=1e-6, max_iter=50, row_weights=None):
     """Mode and sd of the mixture's posterior of ``u = log sigma``, with the means and weights held.
 

@@ -1,9 +1,14 @@
-"""NumPyro distributions for the observed site ``x`` of probkm's models.
+"""NumPyro distributions of probkm's models.
 
-Both are thin wrappers: the arithmetic lives in :mod:`probkm.core.likelihood`. They exist so
-that the observed site carries the *marginal* pointwise log-likelihood (assignments
-summed out), which ArviZ turns into the ``log_likelihood`` group for LOO and ``psens``,
-and so that ``Predictive`` can simulate from the same site when ``x`` is ``None``.
+The two for the observed site ``x`` are thin wrappers: the arithmetic lives in
+:mod:`probkm.core.likelihood`. They exist so that the observed site carries the *marginal*
+pointwise log-likelihood (assignments summed out), which ArviZ turns into the
+``log_likelihood`` group for LOO and ``psens``, and so that ``Predictive`` can simulate from
+the same site when ``x`` is ``None``.
+
+:class:`MaskedDirichlet` is the weights' prior when some components are switched off, so
+that one compiled program serves every number of components up to a bucket's size
+(:mod:`probkm.core.shapes`).
 """
 
 from __future__ import annotations
@@ -11,7 +16,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 from jax import Array
-from numpyro.distributions import Distribution, constraints
+from jax.scipy.special import gammaln
+from numpyro.distributions import Dirichlet, Distribution, constraints
 
 from probkm.core.likelihood import annealed_log_likelihood, kmeans_objective_pointwise, sample_mixture
 
@@ -36,6 +42,88 @@ def _unbatched(name: str, value: Array, event_ndim: int) -> Array:
             f"{value.shape}. Batch over parameter draws with jax.vmap or numpyro Predictive."
         )
     return value
+
+
+def active_weights(weights: Array, component_mask: Array) -> Array:
+    """Mixture weights with the masked components set to 0 and the rest renormalised.
+
+    Parameters
+    ----------
+    weights : Array, shape (..., n_clusters)
+        Positive weights over all components.
+    component_mask : Array, shape (n_clusters,)
+        Nonzero (or ``True``) for the components in use.
+
+    Returns
+    -------
+    Array, shape (..., n_clusters)
+        On the simplex, 0 on the masked components.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from probkm.core.distributions import active_weights
+    >>> active_weights(jnp.array([0.2, 0.2, 0.6]), jnp.array([1.0, 1.0, 0.0])).tolist()
+    [0.5, 0.5, 0.0]
+    """
+    kept = jnp.where(jnp.asarray(component_mask) > 0, weights, 0.0)
+    return kept / jnp.sum(kept, axis=-1, keepdims=True)
+
+
+class MaskedDirichlet(Distribution):
+    """``Dirichlet(concentration)`` over the components a mask keeps, on a simplex over all of them.
+
+    A value ``w`` of the full simplex stands for ``active_weights(w, component_mask)``; its
+    density is the Dirichlet density of that renormalised vector over the kept components
+    alone. The weight left on masked components is free (it carries no density), and the
+    model uses only the renormalised vector: so a mixture of ``K_max`` components with
+    ``K_max - K`` masked has the same maximum a posteriori and the same log joint there as a
+    mixture of ``K``, and one compiled program serves every ``K <= K_max``.
+
+    Parameters
+    ----------
+    concentration : Array, shape (n_clusters,)
+        Positive concentrations; those of masked components are ignored.
+    component_mask : Array, shape (n_clusters,)
+        Nonzero (or ``True``) for the components in use.
+    validate_args : bool, optional
+        NumPyro's argument validation.
+
+    Examples
+    --------
+    The density equals the Dirichlet density of the kept components, renormalised:
+
+    >>> import jax.numpy as jnp
+    >>> from numpyro.distributions import Dirichlet
+    >>> from probkm.core.distributions import MaskedDirichlet
+    >>> prior = MaskedDirichlet(jnp.array([2.0, 3.0, 1.0]), jnp.array([1.0, 1.0, 0.0]))
+    >>> w = jnp.array([0.2, 0.6, 0.2])
+    >>> bool(jnp.isclose(prior.log_prob(w), Dirichlet(jnp.array([2.0, 3.0])).log_prob(jnp.array([0.25, 0.75]))))
+    True
+    """
+
+    arg_constraints = {"concentration": constraints.independent(constraints.positive, 1)}
+    support = constraints.simplex
+    pytree_data_fields = ("concentration", "component_mask")
+
+    def __init__(self, concentration, component_mask, *, validate_args=None):
+        self.concentration = _unbatched("concentration", concentration, 1)
+        self.component_mask = jnp.asarray(component_mask) > 0
+        super().__init__((), self.concentration.shape, validate_args=validate_args)
+
+    def sample(self, key, sample_shape=()):
+        # masked components get a negligible concentration, then exactly 0
+        kept = jnp.where(self.component_mask, self.concentration, 1.0)
+        draw = Dirichlet(kept).sample(key, sample_shape)
+        return active_weights(draw, self.component_mask)
+
+    def log_prob(self, value):
+        mask = self.component_mask
+        alpha = jnp.where(mask, self.concentration, 0.0)
+        renormalised = active_weights(value, mask)
+        log_w = jnp.log(jnp.where(mask, renormalised, 1.0))
+        normaliser = gammaln(jnp.sum(alpha)) - jnp.sum(jnp.where(mask, gammaln(self.concentration), 0.0))
+        return normaliser + jnp.sum(jnp.where(mask, (alpha - 1.0) * log_w, 0.0), axis=-1)
 
 
 class SphericalMixture(Distribution):

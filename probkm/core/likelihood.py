@@ -299,11 +299,12 @@ def _annealed_forward(x, weights, locs, sigma, temperature):
     temperature = temperature[..., None]
     dist = squared_distances(x, locs)
     scores = scores_from_distances(dist, jnp.log(weights)[..., None, :], sigma[..., None, None])
-    shifted = scores - jnp.max(scores, axis=-1, keepdims=True)
+    top = jnp.max(scores, axis=-1, keepdims=True)
+    shifted = scores - top  # components of weight 0 (masked) score -inf and drop out here
     e = jnp.exp(shifted / temperature[..., None])
     z = jnp.sum(e, axis=-1)
     log_z = jnp.log(z)
-    ll = (scores - shifted)[..., 0] + temperature * log_z - _log_normaliser(sigma[..., None], x.shape[-1])
+    ll = top[..., 0] + temperature * log_z - _log_normaliser(sigma[..., None], x.shape[-1])
     return ll, (dist, shifted, e / z[..., None], log_z)
 
 
@@ -324,7 +325,8 @@ def _block_statistics(x, weights, locs, sigma, temperature, cotangent, with_dx):
     weighted = cotangent[:, None] * resp
     mass = jnp.sum(weighted, axis=0)
     d_x = (weighted @ locs - x * jnp.sum(weighted, axis=-1, keepdims=True)) / sigma**2 if with_dx else None
-    d_t = jnp.sum(cotangent * (log_z - jnp.sum(resp * shifted, axis=-1) / temperature))
+    # resp * shifted is 0 * -inf on a masked component: its term is 0
+    d_t = jnp.sum(cotangent * (log_z - jnp.sum(jnp.where(resp > 0, resp * shifted, 0.0), axis=-1) / temperature))
     return ll, d_x, (mass, weighted.T @ x, jnp.sum(weighted * dist), d_t)
 
 
@@ -360,7 +362,8 @@ def _blocks_pay(n_rows: int) -> bool:
 def _parameter_cotangents(sums, g_total, weights, locs, sigma):
     """``dL/dw, dL/dmu, dL/dsigma, dL/dT`` from the sums of :func:`_block_statistics`."""
     mass, resp_x, resp_dist, d_t = sums
-    d_weights = mass / weights
+    # a component of weight 0 (masked) has no mass: its derivative is 0, not 0 / 0
+    d_weights = jnp.where(weights > 0, mass / jnp.where(weights > 0, weights, 1.0), 0.0)
     d_locs = (resp_x - mass[:, None] * locs) / sigma**2
     d_sigma = resp_dist / sigma**3 - g_total * locs.shape[-1] / sigma
     return d_weights, d_locs, d_sigma, d_t

@@ -37,7 +37,7 @@ from jax import Array
 from numpyro.distributions.transforms import PowerTransform
 
 from probkm._checks import InvalidValue
-from probkm.core.distributions import KMeansGibbs, SphericalMixture
+from probkm.core.distributions import KMeansGibbs, MaskedDirichlet, SphericalMixture, active_weights
 from probkm.core.scaling import Scaling, location_and_scale
 
 SIGMA_PRIORS = ("halfnormal", "lognormal", "invgamma")
@@ -140,10 +140,27 @@ def _prior_settings(x, n_dim, loc_center, loc_scale, sigma_scale, row_weights=No
     )
 
 
-def _sample_means(n_clusters: int, loc_center: Array, loc_scale: Array) -> Array:
+def _sample_means(n_clusters: int, loc_center: Array, loc_scale: Array, component_mask: Array | None = None) -> Array:
     with numpyro.plate("cluster", n_clusters):
         prior = dist.Normal(loc_center, loc_scale).to_event(1)
-        return numpyro.sample("means", prior)
+        if component_mask is None:
+            return numpyro.sample("means", prior)
+        # a masked component's mean has no prior term (and, of weight 0, no likelihood term)
+        with numpyro.handlers.mask(mask=jnp.asarray(component_mask) > 0):
+            return numpyro.sample("means", prior)
+
+
+def _mixture_weights(n_components: int, weights: Array | str | None, weight_concentration: float, component_mask: Array | None) -> Array:
+    """The weights site (a Dirichlet prior) or the given weights, 0 on masked components."""
+    if isinstance(weights, str):
+        if weights != "equal":
+            raise ValueError(f"weights must be None, 'equal' or an array; got {weights!r}.")
+        return active_weights(jnp.ones(n_components), jnp.ones(n_components) if component_mask is None else component_mask)
+    if weights is None:
+        alpha = jnp.full((n_components,), weight_concentration)
+        prior = dist.Dirichlet(alpha) if component_mask is None else MaskedDirichlet(alpha, component_mask)
+        weights = numpyro.sample("weights", prior)
+    return weights if component_mask is None else active_weights(jnp.asarray(weights), component_mask)
 
 
 def _sample_sigma(sigma_prior: str, sigma_scale: Array) -> Array:
@@ -177,6 +194,7 @@ def annealed_gmm(
     sigma_scale: Array | float | None = None,
     subsample_size: int | None = None,
     row_weights: Array | None = None,
+    component_mask: Array | None = None,
 ) -> None:
     """Shared-sigma spherical mixture with its likelihood tempered at ``temperature``.
 
@@ -212,6 +230,13 @@ def annealed_gmm(
         Non-negative weight of each row: row ``i`` counts ``row_weights[i]`` times in the
         likelihood (``sample_weight``; 0 drops a row, such as the padding that lets one
         compiled program serve data of many sizes). Data-derived prior settings are weighted too.
+    component_mask : Array, shape (n_components,), optional
+        Nonzero for the components in use. A masked component has weight 0, and neither its
+        mean nor its weight carries a prior term (:class:`~probkm.core.distributions.MaskedDirichlet`):
+        the model is then the mixture of the kept components, and one compiled program
+        serves every number of components up to ``n_components``. The ``weights`` site then
+        holds weights over all components; the mixture's are
+        :func:`~probkm.core.distributions.active_weights` of them.
 
     Raises
     ------
@@ -232,14 +257,8 @@ def annealed_gmm(
     """
     n_obs, n_dim = _resolve_shape(x, shape)
     loc_center, loc_scale, sigma_scale = _prior_settings(x, n_dim, loc_center, loc_scale, sigma_scale, row_weights)
-    if weights is None:
-        alpha = jnp.full((n_components,), weight_concentration)
-        weights = numpyro.sample("weights", dist.Dirichlet(alpha))
-    elif isinstance(weights, str):
-        if weights != "equal":
-            raise ValueError(f"weights must be None, 'equal' or an array; got {weights!r}.")
-        weights = jnp.full((n_components,), 1.0 / n_components)
-    means = _sample_means(n_components, loc_center, loc_scale)
+    weights = _mixture_weights(n_components, weights, weight_concentration, component_mask)
+    means = _sample_means(n_components, loc_center, loc_scale, component_mask)
     if sigma is None:
         sigma = _sample_sigma(sigma_prior, sigma_scale)
     _observe(x, n_obs, subsample_size, lambda rows: SphericalMixture(weights, means, sigma, temperature, row_weights=rows), row_weights)
@@ -259,6 +278,7 @@ def spherical_gmm(
     sigma_scale: Array | float | None = None,
     subsample_size: int | None = None,
     row_weights: Array | None = None,
+    component_mask: Array | None = None,
 ) -> None:
     """Spherical Gaussian mixture with one shared ``sigma``: :func:`annealed_gmm` at ``T = 1``.
 
@@ -272,7 +292,7 @@ def spherical_gmm(
         Observations, or ``None`` to simulate (then give ``shape``).
     n_components : int
         Number of clusters ``K`` (static).
-    shape, sigma, weights, weight_concentration, loc_center, loc_scale, sigma_prior, sigma_scale, subsample_size, row_weights
+    shape, sigma, weights, weight_concentration, loc_center, loc_scale, sigma_prior, sigma_scale, subsample_size, row_weights, component_mask
         As in :func:`annealed_gmm`: a known ``sigma`` or ``weights="equal"`` fixes them.
 
     Examples
@@ -302,6 +322,7 @@ def spherical_gmm(
         sigma_scale=sigma_scale,
         subsample_size=subsample_size,
         row_weights=row_weights,
+        component_mask=component_mask,
     )
 
 

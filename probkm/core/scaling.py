@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -314,4 +315,8 @@ def as_jax(X: Any):
     >>> x.tolist(), x.dtype == jnp.result_type(float)
     ([0.0, 1.0, 2.0], True)
     """
-    return jnp.asarray(X, dtype=jnp.result_type(float))
+    dtype = jnp.result_type(float)
+    if isinstance(X, jax.Array):
+        return X.astype(dtype)
+    # converted on the host: a conversion on the device would compile a program per shape
+    return jnp.asarray(np.asarray(X, dtype=dtype))

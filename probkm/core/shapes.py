@@ -1,4 +1,4 @@
-"""Shape buckets: rows padded to a short ladder of sizes, so compiled programs serve many N.
+"""Shape buckets: rows and components padded to short ladders of sizes, so compiled programs serve many N and K.
 
 JAX compiles a program per static shape. Fitting data of every size (a K-scan, a
 cross-validation, a bootstrap, a notebook session) would compile anew for each ``N`` and
@@ -10,6 +10,10 @@ The ladder (``docs/shapes.md`` has the measurements behind it): at least :data:`
 rows, then four sizes per doubling, rounded up to a multiple of 64 (each at most 25% above
 the last; 33 sizes below :data:`MAX_PADDED_ROWS`); from there on, the exact ``N``: a fit that large
 costs seconds, against which one compilation is small, and padding would cost up to 25% of it.
+
+Components go the same way (:func:`bucket_components`): a fit of ``K`` components runs a
+program of ``K_max >= K``, the last ``K_max - K`` masked (weight 0, no prior term;
+:func:`component_mask`), so a scan over ``K`` compiles once or twice instead of once per ``K``.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import numpy as np
 MIN_ROWS = 256
 MAX_PADDED_ROWS = 65_536
 STEPS_PER_DOUBLING = 4
+MIN_COMPONENTS = 16  # the smallest component bucket of a small data set
+SMALL_ROWS = 4_096  # up to this many (padded) rows, a fit's cost hardly depends on K
 
 
 def bucket_rows(n_rows: int) -> int:
@@ -73,3 +79,71 @@ def pad_rows(x: np.ndarray, row_weights: np.ndarray | None = None, n_rows: int |
     padded = np.zeros((n_rows,) + x.shape[1:], dtype=x.dtype)
     padded[:n_obs] = x
     return padded, np.concatenate([weights, np.zeros(n_rows - n_obs)])
+
+
+def bucket_components(n_components: int, n_rows: int) -> int:
+    """The padded number of components for a fit of ``n_components`` on ``n_rows`` (padded) rows.
+
+    Up to :data:`SMALL_ROWS` rows, at least :data:`MIN_COMPONENTS`, then powers of two: a fit
+    that small costs about the same at any ``K``, and a scan over ``K = 1..16`` compiles once.
+    Above it, the next power of two (at most twice the arithmetic); from
+    :data:`MAX_PADDED_ROWS` rows on, ``n_components`` itself, like the rows.
+
+    Parameters
+    ----------
+    n_components : int
+        ``K``.
+    n_rows : int
+        The rows of the fit, padded.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> from probkm.core.shapes import bucket_components
+    >>> [bucket_components(k, 256) for k in (1, 3, 12, 16, 17, 40)]
+    [16, 16, 16, 16, 32, 64]
+    >>> [bucket_components(k, 10_240) for k in (1, 3, 5)], bucket_components(3, 100_000)
+    ([1, 4, 8], 3)
+    """
+    if n_rows >= MAX_PADDED_ROWS:
+        return int(n_components)
+    floor = MIN_COMPONENTS if n_rows <= SMALL_ROWS else 1
+    return max(floor, 1 << (int(n_components) - 1).bit_length())
+
+
+def component_mask(n_components: int, n_padded: int) -> np.ndarray:
+    """``(n_padded,)`` float mask: 1 for the first ``n_components`` components, 0 for the padding.
+
+    Examples
+    --------
+    >>> from probkm.core.shapes import component_mask
+    >>> component_mask(2, 4).tolist()
+    [1.0, 1.0, 0.0, 0.0]
+    """
+    return (np.arange(n_padded) < n_components).astype(float)
+
+
+def pad_components(values: dict, n_padded: int) -> dict:
+    """Site values ``weights (K,)`` and ``means (K, D)`` padded with zeros to ``n_padded`` components.
+
+    Other entries (``sigma``) pass through. Weight 0 takes a padded component out of every
+    mixture computation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from probkm.core.shapes import pad_components
+    >>> padded = pad_components({"weights": np.array([0.5, 0.5]), "means": np.ones((2, 1)), "sigma": 1.0}, 3)
+    >>> padded["weights"].tolist(), padded["means"].shape, padded["sigma"]
+    ([0.5, 0.5, 0.0], (3, 1), 1.0)
+    """
+    out = dict(values)
+    for name in ("weights", "means"):
+        if name in out:
+            value = np.asarray(out[name])
+            widths = [(0, n_padded - value.shape[0])] + [(0, 0)] * (value.ndim - 1)
+            out[name] = np.pad(value, widths)
+    return out

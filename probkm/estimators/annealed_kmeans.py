@@ -23,6 +23,7 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin, ClusterMixin, Transfor
 from sklearn.utils.validation import check_is_fitted
 
 from probkm.core.scaling import Scaling, as_jax
+from probkm.core.shapes import bucket_components, component_mask, pad_components
 from probkm.estimators.base import ProbKMBase
 from probkm._checks import (
     Integer,
@@ -41,7 +42,7 @@ from probkm.algorithms.annealing import FIRST_CRITICAL_TEMPERATURE, assign, clus
 from probkm.inference.convergence import check_degenerate
 from probkm.algorithms.kmeans import kmeans_candidates
 from probkm.algorithms.laplace import log_sigma_laplace
-from probkm.core.likelihood import kmeans_objective_pointwise, nearest_centroid, plugin_sigma
+from probkm.core.likelihood import plugin_sigma
 from probkm.core.models import SIGMA_PRIORS, sigma_prior_distribution
 from probkm.inference.predictive import Draws, sample_predictive
 from probkm.inference.relabel import matching_permutations
@@ -107,7 +108,7 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         Scale of sigma's prior in the units of x (``sigma_scale`` or the data's pooled sd).
     n_features_in_ : int
         Number of features seen in ``fit``.
-    feature_names_in_ : ndarray of str, shape (n_features_in_,)
+    feature_names_in_ : ndarray of str, shape ``(n_features_in_,)``
         Column names of ``X`` in ``fit``; only when ``X`` had string column names (a DataFrame).
 
     See Also
@@ -210,42 +211,59 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         self.scaling_ = Scaling.of(X, sample_weight)
         x, rows = self._padded(X, sample_weight)
         temperatures = geometric_schedule(1.0, self.t_min, self.n_temperatures)
-        found = kmeans_candidates(self._key(), x, temperatures, n_clusters=self.n_clusters, n_init=self.n_init, max_iter=self.max_iter, row_weights=rows)
+        # clusters padded to a bucket too: masked centroids take no points (probkm.core.shapes)
+        k, n_padded = self.n_clusters, bucket_components(self.n_clusters, x.shape[0])
+        found = kmeans_candidates(
+            self._key(), x, temperatures, n_clusters=n_padded, n_init=self.n_init, max_iter=self.max_iter,
+            row_weights=rows, component_mask=component_mask(k, n_padded),
+        )
         best = int(np.argmin(np.asarray(found.inertia, dtype=float)))
-        self._set_solution(X, self.scaling_.backward(found.centers[best]), sample_weight)
+        self._set_solution(X, self.scaling_.backward(np.asarray(found.centers[best])[:k]), sample_weight)
         check_degenerate(self.weights_, self.sigma_, n_obs=float(np.sum(rows)), data_scale=self.scaling_.scale)
         self.n_iter_ = int(found.n_iter[best])
         self.temperatures_ = np.asarray(found.anneal.temperatures, dtype=float)
-        path = self.scaling_.backward(found.anneal.path)
+        path = self.scaling_.backward(np.asarray(found.anneal.path)[:, :k])
         # the kept solution may be a k-means++ restart: label the path like cluster_centers_
         self.annealing_path_ = path[:, matching_permutations(path[-1], self.cluster_centers_), :]
         self.first_critical_temperature_ = FIRST_CRITICAL_TEMPERATURE
         self.critical_temperatures_ = np.asarray(
-            cluster_critical_temperatures(x, found.labels[best], self.n_clusters, found.anneal.sigma_ref, rows), dtype=float
-        )
+            cluster_critical_temperatures(x, found.labels[best], n_padded, found.anneal.sigma_ref, rows), dtype=float
+        )[:k]
         return self
 
     def _centers(self) -> jax.Array:
         """The centroids in the standardised units of the fit."""
         return as_jax(self.scaling_.forward(self.cluster_centers_))
 
+    def _padded_centers(self, n_rows: int) -> tuple[jax.Array, jax.Array]:
+        """Standardised centroids padded to their bucket for ``n_rows`` rows, and the mask of the real ones."""
+        n_padded = bucket_components(self.n_clusters, n_rows)
+        centers = pad_components({"means": self.scaling_.forward(self.cluster_centers_)}, n_padded)["means"]
+        return as_jax(centers), as_jax(component_mask(self.n_clusters, n_padded))
+
+    def _assign(self, X: np.ndarray, sample_weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, jax.Array, jax.Array]:
+        """Labels and k-means objective (standardised units) of the rows of ``X``, and ``X`` padded with its row weights."""
+        x, rows = self._padded(X, sample_weight)
+        labels, objective = assign(x, *self._padded_centers(x.shape[0]))
+        return np.asarray(labels)[: X.shape[0]], np.asarray(objective, dtype=float)[: X.shape[0]], x, rows
+
     def _set_solution(self, X: np.ndarray, centers: Any, sample_weight: np.ndarray | None = None) -> None:
         """Everything that follows from centroids ``(K, D)`` on data ``X``: labels, inertia,
         proportions, the plug-in sigma and the Laplace posterior of log sigma."""
         n_obs, n_dim = X.shape
         self.cluster_centers_ = np.asarray(centers, dtype=float)
-        (x, rows), centers = self._padded(X, sample_weight), self._centers()
+        labels, objective, x, rows = self._assign(X, sample_weight)
         scale, weights = self.scaling_.scale, np.asarray(rows, dtype=float)[:n_obs]
-        labels, objective = assign(x, centers)
-        self.labels_ = np.asarray(labels)[:n_obs]
-        inertia = float(np.sum(weights * np.asarray(objective, dtype=float)[:n_obs]))
+        self.labels_ = labels
+        inertia = float(np.sum(weights * objective))
         self.inertia_ = inertia * scale**2
         self.sigma_ = float(plugin_sigma(inertia, float(weights.sum()), n_dim)) * scale
         self.weights_ = np.bincount(self.labels_, weights=weights, minlength=self.n_clusters) / weights.sum()
         self.sigma_prior_scale_ = float(self.sigma_scale or self.scaling_.scale)
         positive = np.clip(self.weights_, 1e-12, None)
+        centers, mask = self._padded_centers(x.shape[0])
         mode, sd = log_sigma_laplace(
-            x, as_jax(positive / positive.sum()), centers,
+            x, as_jax(np.asarray(mask) * np.pad(positive / positive.sum(), (0, centers.shape[0] - self.n_clusters))), centers,
             max(self.sigma_ / scale, 1e-6), self.sigma_prior_scale_ / scale, self.sigma_prior, row_weights=rows,
         )
         self.log_sigma_posterior_ = (float(mode) + float(np.log(scale)), float(sd))
@@ -273,7 +291,7 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         True
         """
         X = self._validate(X, reset=False)
-        return np.asarray(nearest_centroid(self._padded(X)[0], self._centers()))[: X.shape[0]]
+        return self._assign(X)[0]
 
     def transform(self, X: Any) -> np.ndarray:
         """Euclidean distance of each row to each centroid, ``(n_samples, n_clusters)``.
@@ -327,8 +345,7 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         (True, 69)
         """
         X = self._validate(X, reset=False)
-        within = np.sum(np.asarray(kmeans_objective_pointwise(self._padded(X)[0], self._centers()), dtype=float)[: X.shape[0]])
-        return -float(within) * self.scaling_.scale**2
+        return -float(np.sum(self._assign(X)[1])) * self.scaling_.scale**2
 
     def _sigma_draws(self, key: jax.Array, sigma: Any, n_samples: int) -> jax.Array:
         if isinstance(sigma, str):

@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from probkm._checks import Constraint, check_all, check_n_features, check_numeric_2d, seed_from
 from probkm.core.scaling import as_jax
+from probkm.core.programs import trim_programs
 from probkm.core.shapes import pad_rows
 from probkm.estimators.persistence import save
 
@@ -39,8 +40,11 @@ class ProbKMBase(BaseEstimator):
     _parameter_constraints: dict[str, Constraint] = {}
 
     def _check_params(self) -> None:
+        """Check the parameters; every fit starts here, so it also keeps the compiled programs
+        within their budget (:func:`probkm.core.programs.trim_programs`) before compiling more."""
         check_all(self.get_params(deep=False), self._parameter_constraints)
         self._check_combinations()
+        trim_programs()
 
     def _check_combinations(self) -> None:
         """Raise for parameter values that are allowed alone but not together."""

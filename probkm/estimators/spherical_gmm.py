@@ -18,6 +18,7 @@ from probkm._checks import InvalidValue, Integer, Optional, Options, Real, check
 from probkm.algorithms.annealing import geometric_schedule
 from probkm.core.models import SIGMA_PRIORS, spherical_gmm
 from probkm.core.scaling import Scaling
+from probkm.core.shapes import bucket_components, component_mask, pad_components
 from probkm.estimators.base import ProbKMBase
 from probkm.inference.convergence import check_degenerate, check_losses, check_nuts
 from probkm.inference.inference_data import build_inference_data
@@ -135,7 +136,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         fail ArviZ's thresholds (R-hat > 1.01, ESS < 100 per chain, any divergence).
     n_features_in_ : int
         Number of features seen in ``fit``.
-    feature_names_in_ : ndarray of str, shape (n_features_in_,)
+    feature_names_in_ : ndarray of str, shape ``(n_features_in_,)``
         Column names of ``X`` in ``fit``; only when ``X`` had string column names (a DataFrame).
 
     See Also
@@ -341,19 +342,23 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         num_steps = self.num_steps or (1 if self.optimizer == "bfgs" else 500)
         batch = None if self.batch_size is None or self.batch_size >= n_obs else int(self.batch_size)
         kwargs = {k: v for k, v in self.scaling_.model_kwargs(self.model_kwargs_).items() if k != "n_components"}
+        # components padded to a bucket too (probkm.core.shapes): a scan over K compiles once or twice
+        n_components = int(self.n_components)
+        n_padded = bucket_components(n_components, x_std.shape[0])
         result, _ = map_from_kmeans(
-            key, x_std, spherical_gmm, n_components=int(self.n_components),
+            key, x_std, spherical_gmm, n_components=n_padded, component_mask=component_mask(n_components, n_padded),
             temperatures=geometric_schedule(1.0, self.t_min, self.n_temperatures), n_init=self.n_init,
             map_restarts=self.map_restarts, num_steps=num_steps, optimizer=self.optimizer,
             learning_rate=self.learning_rate, subsample_size=batch, row_weights=rows, **kwargs,
         )
+        params = {k: np.asarray(v, dtype=float)[:n_components] if k in ("weights", "means") else np.asarray(v, dtype=float) for k, v in result.params.items()}
         if self.optimizer == "adam" and batch is None:  # minibatch losses are noisy by design
             check_losses(np.asarray(result.losses[result.best]))
         # the loss is -log joint of the standardised problem; the change of units adds the log-Jacobians
         jac = self.scaling_.log_jacobians(n_dim, self.n_components)
         self.log_joint_ = float(-result.loss) + n_obs * jac["x"] + jac["means"] + jac["sigma"]
         self.n_iter_ = int(result.n_iter[result.best])
-        return {**self._fixed(), **self.scaling_.params_backward({k: np.asarray(v, dtype=float) for k, v in result.params.items()})}
+        return {**self._fixed(), **self.scaling_.params_backward(params)}
 
     def _set_posterior(self, X: np.ndarray, posterior: dict[str, np.ndarray], stats: dict[str, np.ndarray], sample_weight: np.ndarray | None) -> None:
         """The fitted attributes from draws shaped ``(chain, draw, ...)`` in units of X."""
@@ -417,7 +422,8 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         """
         X = self._validate(X, reset=False)
         # standardised units keep float32 precise; the Jacobian of x -> (x - c) / s is -D log s
-        log_density = predictive_log_density(self._padded(X)[0], self.scaling_.draws(self.draws_))
+        x = self._padded(X)[0]
+        log_density = predictive_log_density(x, self._padded_draws(x.shape[0]))
         return np.asarray(log_density, dtype=float)[: X.shape[0]] - X.shape[1] * np.log(self.scaling_.scale)
 
     def score(self, X: Any, y: Any = None) -> float:
@@ -470,8 +476,17 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         ((40, 2), True, 1.0)
         """
         X = self._validate(X, reset=False)
-        proba = predictive_responsibilities(self._padded(X)[0], self.scaling_.draws(self.draws_))
-        return np.asarray(proba, dtype=float)[: X.shape[0]]
+        x = self._padded(X)[0]
+        proba = predictive_responsibilities(x, self._padded_draws(x.shape[0]))
+        return np.asarray(proba, dtype=float)[: X.shape[0], : self.n_components]
+
+    def _padded_draws(self, n_rows: int) -> Draws:
+        """The draws in standardised units, with components padded to their bucket for ``n_rows``
+        rows (weight 0 on the padding), so predicting compiles once per bucket, not per K."""
+        n_padded = bucket_components(self.n_components, n_rows)
+        padded = pad_components({"weights": self.draws_.weights.T, "means": np.moveaxis(self.draws_.means, 1, 0)}, n_padded)
+        draws = Draws(padded["weights"].T, np.moveaxis(padded["means"], 0, 1), self.draws_.sigma)
+        return self.scaling_.draws(draws)
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable component of each row, shape ``(n_samples,)``.

@@ -5,7 +5,8 @@ only have to find the MAP's basin, so they see at most ``init_samples`` random r
 becomes a starting point (:func:`map_starts`), the best ``map_restarts`` of them by log joint
 (judged on the same rows: a pass over all rows would hold ``(N, K)`` arrays, which minibatch
 SVI exists to avoid) start the optimiser on all the data (:func:`probkm.inference.map.fit_map`),
-and the best result is kept.
+and the best result is kept. The whole path is one compiled program, so a fit of a new shape
+compiles once, and a fit of a shape already seen runs no Python between its steps.
 """
 
 from __future__ import annotations
@@ -18,12 +19,16 @@ import numpy as np
 from jax import Array
 
 from probkm.algorithms.kmeans import KMeansCandidates, kmeans_candidates, subsample_rows
-from probkm.inference.map import MapResult, fit_map, negative_log_joint
+from probkm.inference.map import MapResult, check_optimizer, negative_log_joints, optimize_restarts
+from probkm.inference.model_kwargs import split_model_kwargs
+from probkm.core.programs import compiled
 
 INIT_SAMPLES = 10_000  # most rows the k-means start sees
 
 
-def map_starts(candidates: KMeansCandidates, n_obs: int, n_dim: int, row_weights: Array | None = None) -> dict[str, Array]:
+def map_starts(
+    candidates: KMeansCandidates, n_obs: int, n_dim: int, row_weights: Array | None = None, component_mask: Array | None = None
+) -> dict[str, Array]:
     """MAP starting points from k-means candidates: centroids, cluster proportions and plug-in sigma.
 
     Parameters
@@ -36,6 +41,8 @@ def map_starts(candidates: KMeansCandidates, n_obs: int, n_dim: int, row_weights
         ``D``, the data's dimension.
     row_weights : Array, shape (n_obs,), optional
         Weight of each scored row: the proportions count weights instead of rows.
+    component_mask : Array, shape (K,), optional
+        Nonzero for the components in use; the others start with a negligible weight.
 
     Returns
     -------
@@ -58,9 +65,42 @@ def map_starts(candidates: KMeansCandidates, n_obs: int, n_dim: int, row_weights
         counts = jax.vmap(lambda labels: jnp.bincount(labels, length=n_clusters))(candidates.labels)
     else:  # each row counts its weight; n_obs is then the total weight
         counts = jax.vmap(lambda labels: jnp.zeros(n_clusters, row_weights.dtype).at[labels].add(row_weights))(candidates.labels)
-    weights = (counts + 1.0) / (n_obs + n_clusters)
+    if component_mask is None:
+        weights = (counts + 1.0) / (n_obs + n_clusters)
+    else:  # the kept components' proportions as unmasked; a sliver for the others, which MaskedDirichlet ignores
+        in_use = jnp.asarray(component_mask) > 0
+        kept = (counts + 1.0) / (n_obs + jnp.sum(in_use))
+        weights = jnp.where(in_use, kept, 1e-3 / n_clusters)
+        weights = weights / jnp.sum(weights, axis=-1, keepdims=True)
     sigma = jnp.sqrt(jnp.maximum(candidates.inertia / (n_obs * n_dim), 1e-6))
     return {"means": candidates.centers, "weights": weights, "sigma": sigma}
+
+
+@compiled(
+    static_argnames=("model", "static_kwargs", "n_init", "map_restarts", "init_samples", "num_steps", "optimizer", "learning_rate"),
+)
+def _map_from_kmeans(
+    rng_key, x, temperatures, traced_kwargs, *, model, static_kwargs, n_init, map_restarts, init_samples, num_steps, optimizer, learning_rate
+):
+    """The whole MAP fit (starts, their ranking, the optimiser) as one compiled program."""
+    kwargs = {**dict(static_kwargs), **traced_kwargs}
+    row_weights, mask = kwargs.get("row_weights"), kwargs.get("component_mask")
+    key_sub, key_init, key_map = jax.random.split(rng_key, 3)
+    x_init, init_weights = subsample_rows(key_sub, x, init_samples, row_weights)
+    candidates = kmeans_candidates(
+        key_init, x_init, temperatures, n_clusters=kwargs["n_components"], n_init=n_init,
+        row_weights=init_weights, component_mask=mask,
+    )
+    n_init_rows = x_init.shape[0] if init_weights is None else jnp.sum(init_weights)
+    starts = map_starts(candidates, n_init_rows, x.shape[1], init_weights, mask)
+    # rank the starts on the rows they were found on; a start the model rejects (NaN) goes last
+    ranking = negative_log_joints(x_init, starts, {**kwargs, "row_weights": init_weights, "subsample_size": None}, model)
+    order = jnp.argsort(jnp.where(jnp.isnan(ranking), jnp.inf, ranking))[:map_restarts]
+    chosen = {k: v[order] for k, v in starts.items()}
+    params, final, losses, n_iter = optimize_restarts(
+        key_map, x, chosen, kwargs, model=model, optimizer=optimizer, learning_rate=learning_rate, num_steps=num_steps,
+    )
+    return params, final, losses, n_iter, chosen
 
 
 def map_from_kmeans(
@@ -105,7 +145,8 @@ def map_from_kmeans(
     row_weights : Array, shape (n_obs,), optional
         Weight of each row (``sample_weight``; 0 on padding rows), for the starts and the MAP.
     **model_kwargs
-        The model's other keyword arguments.
+        The model's other keyword arguments; a ``component_mask`` (:func:`probkm.core.shapes.component_mask`)
+        reaches the k-means starts too, so one compiled fit serves every ``K <= n_components``.
 
     Returns
     -------
@@ -127,18 +168,15 @@ def map_from_kmeans(
     >>> starts["means"].shape, bool(np.allclose(np.sort(result.params["means"][:, 0]), [-2.0, 2.0], atol=0.5))
     ((2, 2, 2), True)
     """
-    key_sub, key_init, key_map = jax.random.split(rng_key, 3)
-    x_init, init_weights = subsample_rows(key_sub, x, init_samples, row_weights)
-    candidates = kmeans_candidates(key_init, x_init, temperatures, n_clusters=n_components, n_init=n_init, row_weights=init_weights)
-    n_init_rows = x_init.shape[0] if init_weights is None else jnp.sum(init_weights)
-    starts = map_starts(candidates, n_init_rows, x.shape[1], init_weights)
-    kwargs = {"n_components": n_components, **model_kwargs}
-    init_rows = {} if init_weights is None else {"row_weights": init_weights}
-    order = np.argsort(np.asarray(negative_log_joint(x_init, model, starts, **kwargs, **init_rows)))
-    chosen = {k: v[jnp.asarray(order[:map_restarts])] for k, v in starts.items()}
-    result = fit_map(
-        key_map, x, model, chosen, num_steps=num_steps, optimizer=optimizer,
-        learning_rate=learning_rate, subsample_size=subsample_size, **kwargs,
-        **({} if row_weights is None else {"row_weights": row_weights}),
+    check_optimizer(optimizer, learning_rate, subsample_size)
+    kwargs = {"n_components": n_components, "subsample_size": subsample_size, "row_weights": row_weights, **model_kwargs}
+    static, traced = split_model_kwargs(kwargs)
+    params, final, losses, n_iter, chosen = _map_from_kmeans(
+        rng_key, x, jnp.asarray(temperatures, dtype=jnp.result_type(float)), traced, model=model, static_kwargs=static,
+        n_init=int(n_init), map_restarts=int(map_restarts), init_samples=int(init_samples), num_steps=int(num_steps),
+        optimizer=optimizer, learning_rate=float(learning_rate),
     )
-    return result, chosen
+    final = np.asarray(final)
+    best = int(np.argmin(np.where(np.isfinite(final), final, np.inf)))
+    best_params = {k: v[best] for k, v in params.items()}
+    return MapResult(best_params, final[best], losses, final, best, np.asarray(n_iter)), chosen

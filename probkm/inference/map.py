@@ -9,7 +9,6 @@ restarts or repeated fits of the same shape reuse one compiled function.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Callable, NamedTuple
 
 import jax
@@ -22,11 +21,15 @@ from numpyro.primitives import Messenger
 from numpyro.infer import SVI, Trace_ELBO
 from numpyro.infer.autoguide import AutoDelta
 from numpyro.infer.initialization import init_to_value
-from numpyro.infer.util import compute_log_probs, log_density
+from jax.flatten_util import ravel_pytree
+from numpyro.infer.util import compute_log_probs, constrain_fn, log_density, unconstrain_fn
 from numpyro.util import check_model_guide_match
 
 from probkm._checks import InvalidValue
+from probkm.core.distributions import active_weights
+from probkm.inference.bfgs import minimize_bfgs
 from probkm.inference.model_kwargs import split_model_kwargs
+from probkm.core.programs import compiled
 
 OPTIMIZERS = ("bfgs", "adam")
 
@@ -140,15 +143,67 @@ def _optimizer(name: str, learning_rate: float, num_steps: int = 1, decay: bool 
     raise InvalidValue(f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))}; got {name!r}.")
 
 
-@partial(jax.jit, static_argnames=("model", "static_kwargs", "optimizer", "learning_rate", "num_steps"))
-def _map_restarts(rng_key, x, init_values, traced_kwargs, *, model, static_kwargs, optimizer, learning_rate, num_steps):
-    """Run SVI from each restart's initial values in one vmapped, compiled function."""
-    kwargs = {**dict(static_kwargs), **traced_kwargs}
+def optimize_restarts(rng_key, x, init_values, kwargs, *, model, optimizer, learning_rate, num_steps):
+    """SVI from each restart's initial values, one restart after another; traceable inside a compiled fit.
+
+    Parameters
+    ----------
+    rng_key : Array
+        JAX PRNG key.
+    x : Array, shape (n_obs, n_dim)
+        Data.
+    init_values : dict of str to Array
+        Site name to initial values ``(n_restarts, ...)``.
+    kwargs : dict
+        The model's keyword arguments, static and traced together.
+    model, optimizer, learning_rate, num_steps
+        As in :func:`fit_map`.
+
+    Returns
+    -------
+    params : dict of str to Array
+        Site name to MAP values ``(n_restarts, ...)``; with a ``component_mask``, ``weights``
+        are the mixture's (:func:`~probkm.core.distributions.active_weights`).
+    final : Array, shape (n_restarts,)
+        Negative log joint of each restart's result.
+    losses : Array, shape (n_restarts, num_steps)
+        Loss traces.
+    n_iter : Array, shape (n_restarts,)
+        BFGS iterations or Adam steps.
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp, numpy as np
+    >>> from probkm.core.models import spherical_gmm
+    >>> from probkm.inference.map import optimize_restarts
+    >>> x = jnp.asarray(np.random.default_rng(0).normal(size=(30, 2)))
+    >>> init = {"weights": jnp.ones((1, 1)), "means": jnp.zeros((1, 1, 2)), "sigma": jnp.ones(1)}
+    >>> params, final, losses, n_iter = jax.jit(lambda x: optimize_restarts(
+    ...     jax.random.key(0), x, init, {"n_components": 1}, model=spherical_gmm, optimizer="bfgs", learning_rate=0.05, num_steps=1))(x)
+    >>> params["means"].shape, final.shape
+    ((1, 1, 2), (1,))
+    """
     # Optimise the log joint per data point: same maximiser, but gradients of order one, so
     # BFGS's first (identity-Hessian) step stays in the basin it starts in.
     # with row weights (sample_weight, padding) the data count as their total weight
     n_obs = x.shape[0] if kwargs.get("row_weights") is None else jnp.sum(kwargs["row_weights"])
     objective = numpyro.handlers.scale(_MinibatchesWithReplacement(model), scale=1.0 / n_obs)
+    mask = kwargs.get("component_mask")
+
+    def bfgs(key, values):
+        # beside SVI: AutoDelta's loss (the log joint in constrained space, no Jacobian) of
+        # unconstrained coordinates, minimised by a BFGS that compiles the model once
+        unconstrained, unravel = ravel_pytree(unconstrain_fn(model, (x,), kwargs, values))
+
+        def loss(flat):
+            point = constrain_fn(model, (x,), kwargs, unravel(flat))
+            return -log_density(objective, (x,), kwargs, point)[0]
+
+        result = minimize_bfgs(loss, unconstrained)
+        params = constrain_fn(model, (x,), kwargs, unravel(result.x))
+        if mask is not None and "weights" in params:
+            params["weights"] = active_weights(params["weights"], mask)
+        return params, result.fun * n_obs, jnp.full((num_steps,), result.fun * n_obs), result.n_iter
 
     def one(key, values):
         guide = AutoDelta(objective, init_loc_fn=init_to_value(values=values))
@@ -161,17 +216,85 @@ def _map_restarts(rng_key, x, init_values, traced_kwargs, *, model, static_kwarg
 
         state, losses = jax.lax.scan(step, state, None, length=num_steps)
         params = guide.median(svi.get_params(state))
+        if mask is not None and "weights" in params:
+            params["weights"] = active_weights(params["weights"], mask)
         return params, svi.evaluate(state, x, **kwargs) * n_obs, losses * n_obs, state.optim_state[0]
 
     n_restarts = jax.tree_util.tree_leaves(init_values)[0].shape[0]
     keys = jax.random.split(rng_key, n_restarts)
+    solve = bfgs if optimizer == "bfgs" else one
     # lax.map, not vmap: a vmapped BFGS runs every restart until the slowest converges
-    return jax.lax.map(lambda args: one(*args), (keys, init_values))
+    return jax.lax.map(lambda args: solve(*args), (keys, init_values))
 
 
-@partial(jax.jit, static_argnames=("model", "static_kwargs"))
-def _negative_log_joint(x, values, traced_kwargs, *, model, static_kwargs):
+def check_optimizer(optimizer: str, learning_rate: float, subsample_size: int | None = None) -> None:
+    """Refuse an unknown optimiser, or minibatches with a full-batch one, before anything compiles.
+
+    Parameters
+    ----------
+    optimizer : str
+        ``"bfgs"`` or ``"adam"``.
+    learning_rate : float
+        Adam's step size.
+    subsample_size : int, optional
+        The minibatch size, if any.
+
+    Raises
+    ------
+    ValueError
+        As :func:`fit_map` does.
+
+    Examples
+    --------
+    >>> from probkm.inference.map import check_optimizer
+    >>> check_optimizer("bfgs", 0.05)
+    >>> check_optimizer("bfgs", 0.05, subsample_size=100)
+    Traceback (most recent call last):
+    ...
+    ValueError: minibatches (subsample_size=100) need optimizer='adam'; got optimizer='bfgs', which is full-batch only.
+    """
+    _optimizer(optimizer, learning_rate)
+    if subsample_size is not None and optimizer != "adam":
+        raise ValueError(
+            f"minibatches (subsample_size={subsample_size}) need optimizer='adam'; "
+            f"got optimizer={optimizer!r}, which is full-batch only."
+        )
+
+
+@compiled(static_argnames=("model", "static_kwargs", "optimizer", "learning_rate", "num_steps"))
+def _map_restarts(rng_key, x, init_values, traced_kwargs, *, model, static_kwargs, optimizer, learning_rate, num_steps):
+    """:func:`optimize_restarts`, compiled."""
     kwargs = {**dict(static_kwargs), **traced_kwargs}
+    return optimize_restarts(rng_key, x, init_values, kwargs, model=model, optimizer=optimizer, learning_rate=learning_rate, num_steps=num_steps)
+
+
+def negative_log_joints(x: Array, values: dict[str, Array], kwargs: dict, model: Callable) -> Array:
+    """``-log p(x, theta)`` at each point of ``values``; traceable inside a compiled fit.
+
+    Parameters
+    ----------
+    x : Array, shape (n_obs, n_dim)
+        Data.
+    values : dict of str to Array
+        Site name to values ``(n_points, ...)``.
+    kwargs : dict
+        The model's keyword arguments, static and traced together.
+    model : callable
+        A NumPyro model.
+
+    Returns
+    -------
+    Array, shape (n_points,)
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from probkm.core.models import spherical_gmm
+    >>> from probkm.inference.map import negative_log_joints
+    >>> values = {"weights": jnp.ones((2, 1)), "means": jnp.zeros((2, 1, 1)), "sigma": jnp.array([1.0, 2.0])}
+    >>> negative_log_joints(jnp.zeros((4, 1)), values, {"n_components": 1}, spherical_gmm).shape
+    (2,)
+    """
 
     def one(point):
         log_joint, _ = log_density(model, (x,), kwargs, point)
@@ -179,6 +302,11 @@ def _negative_log_joint(x, values, traced_kwargs, *, model, static_kwargs):
 
     # lax.map, not vmap: one (N, K) likelihood intermediate at a time, not one per point
     return jax.lax.map(one, values)
+
+
+@compiled(static_argnames=("model", "static_kwargs"))
+def _negative_log_joint(x, values, traced_kwargs, *, model, static_kwargs):
+    return negative_log_joints(x, values, {**dict(static_kwargs), **traced_kwargs}, model)
 
 
 def negative_log_joint(x: Array, model: Callable, values: dict[str, Array], **model_kwargs) -> Array:
@@ -275,12 +403,7 @@ def fit_map(
     True
     """
     static, traced = split_model_kwargs(model_kwargs)
-    _optimizer(optimizer, learning_rate)  # validate before compiling
-    if model_kwargs.get("subsample_size") is not None and optimizer != "adam":
-        raise ValueError(
-            f"minibatches (subsample_size={model_kwargs['subsample_size']}) need optimizer='adam'; "
-            f"got optimizer={optimizer!r}, which is full-batch only."
-        )
+    check_optimizer(optimizer, learning_rate, model_kwargs.get("subsample_size"))
     params, final, losses, n_iter = _map_restarts(
         rng_key, x, init_values, traced, model=model, static_kwargs=static,
         optimizer=optimizer, learning_rate=float(learning_rate), num_steps=int(num_steps),

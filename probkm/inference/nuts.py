@@ -24,7 +24,6 @@ after some steps (each remains a valid run).
 from __future__ import annotations
 
 import warnings
-from functools import partial
 from typing import Callable, NamedTuple
 
 import jax
@@ -38,6 +37,7 @@ from numpyro.infer.util import initialize_model
 
 from probkm._checks import check_choice
 from probkm.inference.model_kwargs import split_model_kwargs
+from probkm.core.programs import compiled
 
 CHAIN_METHODS = ("sequential", "vectorized", "parallel")
 # MCMC's order: its default field "diverging" first, then the requested extra fields
@@ -123,8 +123,7 @@ class NutsResult(NamedTuple):
         return self.extra_fields if group_by_chain else _merge_chains(self.extra_fields)
 
 
-@partial(
-    jax.jit,
+@compiled(
     static_argnames=("model", "static_kwargs", "num_warmup", "num_samples", "num_chains", "chain_method", "target_accept_prob"),
 )
 def _nuts_chains(rng_key, x, traced_kwargs, init_values, *, model, static_kwargs, num_warmup, num_samples, num_chains, chain_method, target_accept_prob):

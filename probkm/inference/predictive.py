@@ -15,6 +15,7 @@ from jax import Array
 from jax.scipy.special import logsumexp
 
 from probkm.core.likelihood import mixture_log_likelihood, responsibilities, sample_mixture
+from probkm.core.programs import compiled
 
 
 class Draws(NamedTuple):
@@ -49,7 +50,7 @@ def _map_draws(fn, draws: Draws, batch_size: int = 64):
     return jax.lax.map(lambda d: fn(*d), draws, batch_size=batch_size)
 
 
-@jax.jit
+@compiled
 def predictive_log_density(x: Array, draws: Draws) -> Array:
     """Log posterior-predictive density ``log (1/S) sum_s p(x_i | theta_s)``.
 
@@ -80,7 +81,7 @@ def predictive_log_density(x: Array, draws: Draws) -> Array:
     return logsumexp(per_draw, axis=0) - jnp.log(per_draw.shape[0])
 
 
-@jax.jit
+@compiled
 def predictive_responsibilities(x: Array, draws: Draws) -> Array:
     """Assignment probabilities averaged over draws.
 

@@ -39,7 +39,6 @@ fails when its p-value is below ``alpha / n_parameters`` (Bonferroni over all sc
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any, Callable, Mapping
 
 import jax
@@ -54,6 +53,7 @@ from probkm.core.models import SIGMA_PRIORS, spherical_gmm
 from probkm.inference.nuts import fit_nuts
 from probkm.inference.relabel import relabel_samples
 from probkm.studies.sbc_ranks import GROUPS, SBCResult, default_n_bins, plot_sbc_ranks, rank_histograms, rank_uniformity_test, sbc_ranks
+from probkm.core.programs import compiled
 
 #: Fixed prior of the calibration. ``loc_scale = 3`` against ``sigma ~ HalfNormal(1)``
 #: keeps most simulated clusters apart, so one NUTS chain explores one labelling reliably;
@@ -126,7 +126,7 @@ def flatten_parameters(params: Mapping[str, Any]) -> np.ndarray:
     return np.concatenate([sigma[..., None], weights, flat_means], axis=-1)
 
 
-@partial(jax.jit, static_argnames=("n_components", "n_obs", "n_dim", "sigma_prior"))
+@compiled(static_argnames=("n_components", "n_obs", "n_dim", "sigma_prior"))
 def _simulate(rng_key, prior, *, n_components, n_obs, n_dim, sigma_prior):
     """One draw of ``(weights, means, sigma, x)`` from the prior predictive."""
     seeded = handlers.seed(spherical_gmm, rng_key)

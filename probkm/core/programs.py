@@ -1,0 +1,98 @@
+"""probkm's compiled programs, and a bound on how many a process keeps.
+
+Every compiled entry point of probkm is made by :func:`compiled` (``jax.jit`` plus a record
+of the function). JAX keeps each program it compiles for the life of the process, and each
+holds memory mappings of its machine code (about fifteen for a small program, hundreds for
+a fit). Shape buckets (:mod:`probkm.core.shapes`) bound the programs a workload needs, but a
+long session over data of many feature counts still adds more; past about 65,000 mappings
+(Linux's default ``vm.max_map_count``) the process dies. :func:`trim_programs`, which every
+fit calls, drops probkm's compiled programs once they number more than a budget; the next
+call of a dropped program compiles it again (or loads it from the persistent compilation
+cache, :mod:`probkm.inference.compilation_cache`). The user's own JAX functions are left alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+
+MAX_PROGRAMS = 128  # programs kept before trimming: a K-scan or a cross-validation needs a handful
+
+_COMPILED: list = []  # every function made by `compiled`, recorded once, at import
+
+
+def compiled(fun: Callable | None = None, **jit_kwargs: Any) -> Callable:
+    """``jax.jit(fun, **jit_kwargs)``, recorded so that :func:`trim_programs` can drop its programs.
+
+    Usable as ``@compiled`` or ``@compiled(static_argnames=...)``.
+
+    Parameters
+    ----------
+    fun : callable, optional
+        The function to compile.
+    **jit_kwargs
+        Passed to ``jax.jit``.
+
+    Returns
+    -------
+    callable
+        The jitted function.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from probkm.core.programs import compiled
+    >>> @compiled(static_argnames=("power",))
+    ... def raise_to(x, power):
+    ...     return x**power
+    >>> float(raise_to(jnp.asarray(3.0), power=2))
+    9.0
+    """
+    if fun is None:
+        return lambda f: compiled(f, **jit_kwargs)
+    jitted = jax.jit(fun, **jit_kwargs)
+    _COMPILED.append(jitted)
+    return jitted
+
+
+def program_count() -> int:
+    """How many programs probkm's compiled functions hold now.
+
+    Examples
+    --------
+    >>> from probkm.core.programs import program_count
+    >>> program_count() >= 0
+    True
+    """
+    return sum(getattr(f, "_cache_size", lambda: 0)() for f in _COMPILED)
+
+
+def trim_programs(max_programs: int | None = None) -> int:
+    """Drop all of probkm's compiled programs if they number more than ``max_programs``.
+
+    Parameters
+    ----------
+    max_programs : int, optional
+        The budget; :data:`MAX_PROGRAMS` (read at each call, so a program can set it) by default.
+
+    Returns
+    -------
+    int
+        How many programs were dropped (0 within the budget).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from probkm.core.programs import compiled, program_count, trim_programs
+    >>> double = compiled(lambda x: 2 * x)
+    >>> _ = [double(jnp.ones(n)) for n in (1, 2, 3)]
+    >>> trim_programs(max_programs=program_count()), trim_programs(max_programs=0) >= 3, program_count()
+    (0, True, 0)
+    """
+    count = program_count()
+    if count <= (MAX_PROGRAMS if max_programs is None else max_programs):
+        return 0
+    for f in _COMPILED:
+        f.clear_cache()
+    return count
