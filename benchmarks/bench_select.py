@@ -92,7 +92,7 @@ def _probkm_loglik(X, k: int, **params) -> tuple[float, list[str]]:
     return float(np.sum(gmm.score_samples(X))), sorted({str(w.message)[:60] for w in caught if "ArviZ" not in str(w.message)})
 
 
-def part_loglik(env, k_max: int, strong: bool, datasets) -> list[dict]:
+def part_loglik(env, k_max: int, strong: bool, datasets, save=lambda rows: None) -> list[dict]:
     """Measurement 1: log-likelihood per K against mclust's EII maximum."""
     rows = []
     with tempfile.TemporaryDirectory() as folder:
@@ -125,6 +125,7 @@ for (name in c({", ".join(repr(n) for n in datasets)})) {{
                 ll_s, _ = _probkm_loglik(X, k, n_init=10, map_restarts=3)
                 row.update(strong_loglik=ll_s, strong_gap_per_point=(ll_s - mclust[(name, k)][0]) / n)
             rows.append(row)
+            save(rows)  # written after every cell, so a long run can be read (or stopped) part way
             print(f"[loglik] {name} K={k}: gap {row['gap_per_point']:+.2e} nats/point" + (f", strong {row['strong_gap_per_point']:+.2e}" if strong else ""), flush=True)
     return rows
 
@@ -283,6 +284,8 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--strong", action="store_true", help="part 1: also n_init=10, map_restarts=3")
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny sizes")
+    parser.add_argument("--datasets", default=None, help="part 1: comma list of iris, wine, breast_cancer, digits (default all)")
+    parser.add_argument("--k-max", type=int, default=12, help="part 1: largest K")
     parser.add_argument("--out", default=str(HERE / "results"))
     args = parser.parse_args(argv)
     env = _set_threads(args.threads)
@@ -294,8 +297,18 @@ def main(argv=None) -> int:
     results.update(commit=_commit(), r=_r_version(env), threads=args.threads, command="python benchmarks/bench_select.py " + " ".join(argv if argv is not None else sys.argv[1:]))
     if 2 in parts:  # first, so its first call really is the process's first compile of that shape
         results["timing"] = part_timing(env, 2_000 if args.quick else 10_000, 4 if args.quick else 16)
+    def save(key):
+        from probkm._files import atomic_write
+
+        def write(rows):
+            results[key] = rows
+            atomic_write(out / "select.json", lambda tmp: tmp.write_text(json.dumps(results, indent=1)))
+            atomic_write(out / "select.md", lambda tmp: tmp.write_text(markdown(results) + "\n"))
+        return write
+
     if 1 in parts:
-        results["loglik"] = part_loglik(env, 3 if args.quick else 12, args.strong, DATASETS[:1] if args.quick else DATASETS)
+        names = args.datasets.split(",") if args.datasets else (DATASETS[:1] if args.quick else DATASETS)
+        results["loglik"] = part_loglik(env, 3 if args.quick else args.k_max, args.strong, names, save=save("loglik"))
     if 3 in parts:
         ks, seeds = (range(2, 4), range(2)) if args.quick else (range(2, 16), range(10))
         k_scan = 5 if args.quick else 16

@@ -458,7 +458,7 @@ def select_n_components(
     >>> result.n_components_, bool(np.all(np.diff(result.scores_[:2]) < 0))
     (2, True)
     >>> [round(float(v)) for v in result.scores_]
-    [363, 295, 320]
+    [430, 293, 312]
     """
     criterion = check("criterion", criterion, Options(CRITERIA))
     X = check_numeric_2d(X)
