@@ -15,6 +15,7 @@ from probkm.estimators.annealed_kmeans import AnnealedKMeans as AnnealedKMeans
 from probkm.estimators.annealed_kmeans import from_sklearn as from_sklearn
 from probkm.estimators.loading import load as load
 from probkm.estimators.spherical_gmm import SphericalGMM as SphericalGMM
+from probkm.selection.scan import select_n_components as select_n_components
 
 # the flat module paths of earlier versions (probkm.infer, probkm.data, ...) still import
 if not any(isinstance(finder, MovedModuleFinder) for finder in sys.meta_path):
@@ -27,6 +28,7 @@ __all__ = [
     "SphericalGMM",
     "from_sklearn",
     "load",
+    "select_n_components",
     "annealed_gmm",
     "kmeans_objective_model",
     "spherical_gmm",

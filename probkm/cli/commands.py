@@ -1,8 +1,8 @@
 """The ``probkm`` command line.
 
 ``probkm run [CONFIG]`` runs the main job (the embedded default when no CONFIG is given);
-``probkm fit``, ``probkm generate`` and ``probkm identifiability`` work on a user's CSV or
-``.npy`` file. Every command writes into a fresh output folder and refuses to overwrite one
+``probkm fit``, ``probkm generate``, ``probkm select`` and ``probkm identifiability`` work on a
+user's CSV or ``.npy`` file. Every command writes into a fresh output folder and refuses to overwrite one
 unless ``--force`` is given.
 """
 
@@ -19,6 +19,8 @@ EXAMPLES = """examples:
   probkm run configs/nuts_wine.yaml --set mcmc.num_samples=200
   probkm fit data.csv -k 3 --inference mcmc --out fit-out
   probkm generate data.csv -k 3 --n 1000 --model kmeans --sigma plugin --out gen-out
+  probkm select data.csv --k 1:12 --criterion bic --out select-out
+  probkm select --config configs/select.yaml --criterion annealing
   probkm identifiability --data data.csv -k 3 --out ident-out
 """
 
@@ -41,8 +43,8 @@ def _common(parser: argparse.ArgumentParser, default_out: str | None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``probkm`` and its commands ``run``, ``fit``, ``generate`` and
-    ``identifiability``.
+    """The argument parser of ``probkm`` and its commands ``run``, ``fit``, ``generate``, ``select``
+    and ``identifiability``.
 
     Returns
     -------
@@ -57,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     ('fit', 3, 'gmm', 'map', 'probkm-fit')
     >>> build_parser().parse_args(["run", "--set", "mcmc.num_samples=200"]).set
     ['mcmc.num_samples=200']
+    >>> args = build_parser().parse_args(["select", "data.csv", "--k", "1:12", "--criterion", "icl"])
+    >>> args.command, args.data, args.k, args.criterion
+    ('select', 'data.csv', '1:12', 'icl')
     """
     parser = argparse.ArgumentParser(prog="probkm", description="k-means as a generative model: fit, anneal, generate, and test whether sigma is identifiable.", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -86,6 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--inference", choices=("map", "mcmc"), default="map", help="for gmm: map or mcmc")
     gen.add_argument("--sigma", default="plugin", help="for kmeans: plugin, prior, posterior, or a positive number")
     _common(gen, "probkm-generate")
+
+    select = sub.add_parser("select", help="how many clusters: scan K by BIC, AIC, ICL, LOO or the annealing staircase", description="Scan K on DATA (or the configured data), choose one by the criterion, and write the table, the figures, a report and data generated from the chosen (or, for loo, the stacked) model.")
+    select.add_argument("data", nargs="?", help="CSV or .npy file, or sklearn:<name> (default: the config's data, synthetic without a config)")
+    select.add_argument("--config", default=None, help="YAML file of select settings (see configs/select.yaml)")
+    select.add_argument("--k", default=None, metavar="LOW:HIGH", help="the K to scan, e.g. 1:12 (or one number N for 1:N)")
+    select.add_argument("--criterion", choices=("bic", "aic", "icl", "loo", "annealing"), default=None, help="default bic (or the config's)")
+    select.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a select setting, e.g. --set num_samples=200 (repeatable)")
+    _common(select, None)
 
     ident = sub.add_parser("identifiability", help="the sigma identifiability study (NUTS on GMM, annealed and k-means models)", description="Show, with ArviZ diagnostics, that sigma is identified by the mixture and not by the k-means objective.")
     ident.add_argument("config", nargs="?", help="YAML file of study settings (see configs/identifiability.yaml)")
@@ -186,6 +199,45 @@ def _cmd_generate(args, say) -> Path:
     return out
 
 
+def _k_range(text: str) -> list[str]:
+    """``"1:12"`` -> overrides of ``k_min`` and ``k_max``; ``"6"`` means ``1:6``."""
+    from probkm.cli.config import ConfigError
+
+    low, _, high = text.partition(":") if ":" in text else ("1", "", text)
+    if not (low.strip().isdigit() and high.strip().isdigit()):
+        raise ConfigError(f"--k must be LOW:HIGH or N with positive ints, e.g. 1:12; got {text!r}.")
+    return [f"k_min={int(low)}", f"k_max={int(high)}"]
+
+
+def _cmd_select(args, say) -> Path:
+    import dataclasses
+
+    from probkm.cli.config import load_select_config
+    from probkm.cli.workflow import load_dataset
+    from probkm.reporting.outputs import prepare_output_dir
+    from probkm.selection.report import write_selection
+    from probkm.selection.scan import select_n_components
+
+    overrides = list(args.set) + (_k_range(args.k) if args.k else [])
+    overrides += [f"criterion={args.criterion}"] * bool(args.criterion) + [f"seed={args.seed}"] * (args.seed is not None)
+    config = load_select_config(args.config, overrides)
+    if args.data:
+        config = dataclasses.replace(config, data=dataclasses.replace(config.data, source=args.data))
+    dataset = load_dataset(config)
+    out = prepare_output_dir(args.out or config.output, force=args.force)
+    say(f"selecting K in {config.k_min}..{config.k_max} by {config.criterion} on {dataset.name}; writing into {out.resolve()}")
+    params = {"n_init": config.n_init, "map_restarts": config.map_restarts}
+    if config.criterion == "loo":
+        params.update(num_warmup=config.num_warmup, num_samples=config.num_samples, num_chains=config.num_chains)
+    result = select_n_components(
+        dataset.X, range(config.k_min, config.k_max + 1), config.criterion, config.seed,
+        n_bootstrap=config.n_bootstrap, distinct_tol=config.distinct_tol, progress=say, **params,
+    )
+    write_selection(result, out, data_name=dataset.name, n_generate=config.n_generate or len(dataset.X), random_state=config.seed + 1)
+    say(f"chose K = {result.n_components_}")
+    return out
+
+
 def _cmd_identifiability(args, say) -> Path:
     from probkm.datasets import load_data
     from probkm.cli.config import load_identifiability_config
@@ -241,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     say = _progress(args.quiet)
     from probkm._checks import InputError
 
-    handlers = {"run": _cmd_run, "fit": _cmd_fit, "generate": _cmd_generate, "identifiability": _cmd_identifiability}
+    handlers = {"run": _cmd_run, "fit": _cmd_fit, "generate": _cmd_generate, "select": _cmd_select, "identifiability": _cmd_identifiability}
     # the user's mistakes (a bad config, file, value or output folder) get one line; anything
     # else is a bug in probkm and keeps its traceback
     try:

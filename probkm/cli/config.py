@@ -22,6 +22,7 @@ from probkm._checks import Boolean, Constraint, InputError, Integer, ListOf, Opt
 from probkm.core.models import SIGMA_PRIORS
 from probkm.estimators.annealed_kmeans import SIGMA_SOURCES
 from probkm.inference.map import OPTIMIZERS
+from probkm.selection.criteria import CRITERIA
 from probkm.studies.identifiability import SETTINGS
 
 
@@ -222,6 +223,73 @@ class RunConfig:
 
 
 DEFAULT_CONFIG = RunConfig()
+
+
+@dataclass(frozen=True)
+class SelectConfig:
+    """One run of ``probkm select``: the data, the ``K`` to scan and the criterion.
+
+    Examples
+    --------
+    >>> from probkm.cli.config import SelectConfig
+    >>> config = SelectConfig()
+    >>> config.k_min, config.k_max, config.criterion, config.data.source
+    (1, 12, 'bic', 'synthetic')
+    """
+
+    data: DataConfig = field(default_factory=DataConfig)
+    k_min: int = setting(1, Integer(1), "smallest K scanned")
+    k_max: int = setting(12, Integer(1), "largest K scanned (the staircase anneals this many centroids)")
+    criterion: str = setting("bic", Options(CRITERIA), "bic, aic, icl, loo (NUTS and stacking) or annealing (the staircase)")
+    n_init: int = setting(3, Integer(0), "k-means++ restarts beside annealing for each K's MAP start")
+    map_restarts: int = setting(1, Integer(1), "MAP optimisations per K, from the best k-means candidates")
+    num_warmup: int = setting(500, Integer(0), "loo: NUTS warmup iterations per chain")
+    num_samples: int = setting(500, Integer(1), "loo: NUTS draws kept per chain")
+    num_chains: int = setting(2, Integer(1), "loo: NUTS chains")
+    n_bootstrap: int = setting(20, Integer(0), "annealing: resamples of the rows for the band")
+    distinct_tol: float = setting(0.02, Real(0.0), "annealing: centroids closer than this times the data's pooled sd are one")
+    n_generate: int | None = setting(None, Optional(Integer(1)), "points generated from the chosen (or stacked) model; null: as many as the data")
+    output: str = setting("probkm-select", Text("a folder"), "output folder")
+    seed: int = setting(0, Integer(0), "seed of every fit")
+
+
+def load_select_config(path: str | Path | None = None, overrides: typing.Sequence[str] = ()) -> SelectConfig:
+    """Load and validate the configuration of ``probkm select`` (defaults: :class:`SelectConfig`).
+
+    Parameters
+    ----------
+    path : str, pathlib.Path or None
+        A YAML file (see ``configs/select.yaml``); ``None`` for the defaults.
+    overrides : sequence of str
+        ``KEY=VALUE`` strings applied on top.
+
+    Returns
+    -------
+    SelectConfig
+
+    Raises
+    ------
+    ConfigError
+        Unreadable file, invalid YAML, unknown key, bad value, or ``k_min > k_max``.
+
+    Examples
+    --------
+    >>> from probkm.cli.config import load_select_config
+    >>> config = load_select_config(None, ["criterion=icl", "k_max=6"])
+    >>> config.criterion, config.k_min, config.k_max
+    ('icl', 1, 6)
+    """
+    raw: Any = {}
+    where = "default select config"
+    if path is not None:
+        where = str(path)
+        raw = _read_yaml(path) or {}
+    for text in overrides:
+        raw = _merge(raw, parse_override(text)) if isinstance(raw, dict) else raw
+    config = _build(SelectConfig, raw, where)
+    if config.k_min > config.k_max:
+        raise ConfigError(f"{where}: k_min must be at most k_max; got k_min={config.k_min}, k_max={config.k_max}.")
+    return config
 
 
 def _build(cls, raw: Any, where: str, prefix: str = ""):

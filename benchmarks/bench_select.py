@@ -1,0 +1,327 @@
+"""How many clusters: probkm's K-scan beside R's mclust on the same model (EII: spherical, one shared variance).
+
+mclust is a reference here, never a dependency (Debian: ``apt-get install -y r-cran-mclust``). It
+runs through ``Rscript`` in a subprocess; probkm runs in this process. Both get the same number
+of threads (``--threads``, default 1): JAX through ``XLA_FLAGS="--xla_cpu_multi_thread_eigen=false
+intra_op_parallelism_threads=N"``, R through ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS`` and
+``MKL_NUM_THREADS``. Three measurements:
+
+1. **Log-likelihood per K = 1..12** on standardised (column mean 0, sd 1 with ddof=0) iris,
+   wine, breast cancer and digits: probkm's ``SphericalGMM(K)`` MAP with default settings, and
+   with the stronger starts ``select_n_components`` can ask for (``--strong``: ``n_init=10,
+   map_restarts=3``), against ``Mclust(X, G=K, modelNames="EII")$loglik``. The gap is in
+   nats per point (probkm minus mclust; negative means probkm found a lower maximum). probkm's
+   MAP carries weak priors, so its log-likelihood at the MAP may sit a hair below the MLE.
+2. **Time of a BIC scan K = 1..16** on N = 10,000, D = 4: ``select_n_components(X, range(1, 17))``
+   (which gives BIC, AIC and ICL) against ``mclustBIC`` plus ``mclustICL`` over the same
+   ``G``, each called twice in one process (first call, then warm).
+3. **K recovery** on shared-sigma mixtures, K = 2..15 well separated (``separation=12``,
+   sigma 1, D = 2, N = 1,000), 10 seeds each, by BIC (probkm and mclust, scanning K = 1..16) and
+   by the annealing staircase (K_max = 16); and a confusion table (true K against chosen K) for
+   overlapping clusters (``separation=4``, K = 2..8).
+
+    python benchmarks/bench_select.py                # everything (about an hour on 2 cores)
+    python benchmarks/bench_select.py --parts 1      # one part; --quick for a smoke run
+
+Raw results go to ``benchmarks/results/select.json`` and the tables to
+``benchmarks/results/select.md``, both stamped with the git commit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATASETS = ("iris", "wine", "breast_cancer", "digits")
+
+
+def _set_threads(n: int) -> dict[str, str]:
+    """Thread settings for both sides; JAX reads XLA_FLAGS at import, so call this first."""
+    env = {"OMP_NUM_THREADS": str(n), "OPENBLAS_NUM_THREADS": str(n), "MKL_NUM_THREADS": str(n)}
+    os.environ.update(env)
+    os.environ["XLA_FLAGS"] = f"--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads={n}"
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    return {**os.environ, **env}
+
+
+def _rscript(code: str, env: dict[str, str]) -> str:
+    with tempfile.NamedTemporaryFile("w", suffix=".R", delete=False) as handle:
+        handle.write(code)
+    try:
+        run = subprocess.run(["Rscript", "--vanilla", handle.name], capture_output=True, text=True, env=env, check=False)
+    finally:
+        os.unlink(handle.name)
+    if run.returncode:
+        raise RuntimeError(f"Rscript failed:\n{run.stderr[-3000:]}")
+    return run.stdout
+
+
+def _write_csvs(folder: Path, arrays: dict[str, "np.ndarray"]) -> None:
+    import numpy as np
+
+    for name, X in arrays.items():
+        np.savetxt(folder / f"{name}.csv", X, delimiter=",", fmt="%.17g")
+
+
+def _standardised(name: str):
+    import numpy as np
+
+    from probkm.datasets import load_bundled
+
+    X = load_bundled(name).X
+    sd = X.std(axis=0)  # ddof=0, like StandardScaler
+    return (X - X.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+
+
+def _probkm_loglik(X, k: int, **params) -> tuple[float, list[str]]:
+    import numpy as np
+
+    import probkm
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gmm = probkm.SphericalGMM(k, random_state=0, **params).fit(X)
+    return float(np.sum(gmm.score_samples(X))), sorted({str(w.message)[:60] for w in caught if "ArviZ" not in str(w.message)})
+
+
+def part_loglik(env, k_max: int, strong: bool, datasets, save=lambda rows: None) -> list[dict]:
+    """Measurement 1: log-likelihood per K against mclust's EII maximum."""
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        data = {name: _standardised(name) for name in datasets}
+        _write_csvs(Path(folder), data)
+        code = f"""suppressMessages(library(mclust))
+for (name in c({", ".join(repr(n) for n in datasets)})) {{
+  X <- as.matrix(read.csv(file.path("{folder}", paste0(name, ".csv")), header = FALSE))
+  for (k in 1:{k_max}) {{
+    t0 <- proc.time()[["elapsed"]]
+    fit <- Mclust(X, G = k, modelNames = "EII", verbose = FALSE)
+    ll <- if (is.null(fit)) NA else fit$loglik
+    cat(name, k, sprintf("%.10f", ll), proc.time()[["elapsed"]] - t0, "\\n")
+  }}
+}}
+"""
+        mclust = {}
+        for line in _rscript(code, env).splitlines():
+            name, k, ll, secs = line.split()
+            mclust[(name, int(k))] = (float(ll) if ll != "NA" else float("nan"), float(secs))
+    for name, X in data.items():
+        n = X.shape[0]
+        for k in range(1, k_max + 1):
+            t0 = time.perf_counter()
+            ll, notes = _probkm_loglik(X, k)
+            seconds = time.perf_counter() - t0
+            row = {"data": name, "n": n, "d": X.shape[1], "k": k, "mclust_loglik": mclust[(name, k)][0], "mclust_s": mclust[(name, k)][1],
+                   "probkm_loglik": ll, "probkm_s": seconds, "gap_per_point": (ll - mclust[(name, k)][0]) / n, "warnings": notes}
+            if strong:
+                ll_s, _ = _probkm_loglik(X, k, n_init=10, map_restarts=3)
+                row.update(strong_loglik=ll_s, strong_gap_per_point=(ll_s - mclust[(name, k)][0]) / n)
+            rows.append(row)
+            save(rows)  # written after every cell, so a long run can be read (or stopped) part way
+            print(f"[loglik] {name} K={k}: gap {row['gap_per_point']:+.2e} nats/point" + (f", strong {row['strong_gap_per_point']:+.2e}" if strong else ""), flush=True)
+    return rows
+
+
+def part_timing(env, n: int, k_max: int) -> dict:
+    """Measurement 2: a BIC (and ICL) scan K = 1..k_max, first call and warm."""
+    import numpy as np
+
+    import probkm
+    from probkm.datasets import synthetic_mixture
+
+    X = synthetic_mixture(n, n_components=6, n_features=4, sigma=1.0, separation=8.0, seed=0).X
+    result = {"n": n, "d": 4, "k_max": k_max}
+    for label in ("first", "warm"):
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            scan = probkm.select_n_components(X, range(1, k_max + 1), "bic", random_state=0)
+        result[f"probkm_{label}_s"] = time.perf_counter() - t0
+        result["probkm_k"] = int(scan.n_components_)
+        print(f"[timing] probkm {label}: {result[f'probkm_{label}_s']:.1f} s, K = {scan.n_components_}", flush=True)
+    with tempfile.TemporaryDirectory() as folder:
+        np.savetxt(Path(folder) / "x.csv", X, delimiter=",", fmt="%.17g")
+        code = f"""suppressMessages(library(mclust))
+X <- as.matrix(read.csv(file.path("{folder}", "x.csv"), header = FALSE))
+for (label in c("first", "warm")) {{
+  t0 <- proc.time()[["elapsed"]]
+  b <- mclustBIC(X, G = 1:{k_max}, modelNames = "EII", verbose = FALSE)
+  i <- mclustICL(X, G = 1:{k_max}, modelNames = "EII", verbose = FALSE)
+  cat(label, proc.time()[["elapsed"]] - t0, which.max(b[, "EII"]), "\\n")
+}}
+"""
+        for line in _rscript(code, env).splitlines():
+            label, secs, k = line.split()
+            result[f"mclust_{label}_s"], result["mclust_k"] = float(secs), int(k)
+    print(f"[timing] mclust: first {result['mclust_first_s']:.1f} s, warm {result['mclust_warm_s']:.1f} s", flush=True)
+    return result
+
+
+def part_recovery(env, ks, seeds, separation: float, n: int, k_scan: int, with_mclust: bool) -> list[dict]:
+    """Measurement 3: the chosen K by BIC (probkm, mclust) and by the staircase."""
+    import numpy as np
+
+    import probkm
+    from probkm.datasets import synthetic_mixture
+
+    data = {f"k{k}_s{s}": synthetic_mixture(n, n_components=k, n_features=2, sigma=1.0, separation=separation, seed=s).X for k in ks for s in seeds}
+    rows = []
+    for k in ks:
+        for s in seeds:
+            X = data[f"k{k}_s{s}"]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                t0 = time.perf_counter()
+                bic = probkm.select_n_components(X, range(1, k_scan + 1), "bic", random_state=s)
+                t1 = time.perf_counter()
+                stairs = probkm.select_n_components(X, range(1, k_scan + 1), "annealing", random_state=s, n_bootstrap=0)
+                t2 = time.perf_counter()
+            rows.append({"true_k": k, "seed": s, "separation": separation, "bic_k": int(bic.n_components_), "icl_k": int(bic.candidates_[np.nanargmin([r["icl"] for r in bic.table_])]),
+                         "staircase_k": int(stairs.n_components_), "bic_s": t1 - t0, "staircase_s": t2 - t1})
+            print(f"[recovery sep={separation}] K={k} seed={s}: BIC {rows[-1]['bic_k']}, ICL {rows[-1]['icl_k']}, staircase {rows[-1]['staircase_k']}", flush=True)
+    if with_mclust:
+        with tempfile.TemporaryDirectory() as folder:
+            _write_csvs(Path(folder), data)
+            code = f"""suppressMessages(library(mclust))
+for (f in list.files("{folder}", pattern = "csv$")) {{
+  X <- as.matrix(read.csv(file.path("{folder}", f), header = FALSE))
+  b <- mclustBIC(X, G = 1:{k_scan}, modelNames = "EII", verbose = FALSE)
+  cat(sub(".csv", "", f), which.max(b[, "EII"]), "\\n")
+}}
+"""
+            chosen = dict(line.split() for line in _rscript(code, env).splitlines())
+        for row in rows:
+            row["mclust_bic_k"] = int(chosen[f"k{row['true_k']}_s{row['seed']}"])
+    return rows
+
+
+def _commit() -> str:
+    try:
+        head = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(HERE), "status", "--porcelain", "--", "../probkm", "."], capture_output=True, text=True).stdout
+        return head + ("+uncommitted" if dirty.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _r_version(env) -> str:
+    try:
+        return _rscript('cat(R.version.string, "; mclust", as.character(packageVersion("mclust")), "\\n")', env).strip()
+    except (OSError, RuntimeError):
+        return "unavailable"
+
+
+def markdown(results: dict) -> str:
+    """The tables of ``results`` (the JSON this script writes)."""
+    lines = [f"# K selection: probkm against mclust (EII)", "", f"Commit {results['commit']}; {results['r']}; threads per side: {results['threads']} "
+             f"(XLA_FLAGS intra_op_parallelism_threads, OMP/OPENBLAS/MKL_NUM_THREADS). Command: `{results['command']}`.", ""]
+    loglik = results.get("loglik")
+    if loglik:
+        strong = "strong_gap_per_point" in loglik[0]
+        lines += ["## 1. Log-likelihood at each K: probkm minus mclust, nats per point", "",
+                  "Standardised data (ddof=0). Negative: probkm's maximum is lower than mclust's; the target is never below -1e-3.",
+                  "Default: `SphericalGMM(K, random_state=0)`." + (" Strong: `n_init=10, map_restarts=3`." if strong else ""), ""]
+        names = list(dict.fromkeys(r["data"] for r in loglik))
+        head = ["K"] + [f"{n} default" for n in names] + ([f"{n} strong" for n in names] if strong else [])
+        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for k in sorted({r["k"] for r in loglik}):
+            by = {r["data"]: r for r in loglik if r["k"] == k}
+            cells = [f"{by[n]['gap_per_point']:+.1e}" + (" **miss**" if by[n]["gap_per_point"] < -1e-3 else "") for n in names]
+            if strong:
+                cells += [f"{by[n]['strong_gap_per_point']:+.1e}" + (" **miss**" if by[n]["strong_gap_per_point"] < -1e-3 else "") for n in names]
+            lines.append(f"| {k} | " + " | ".join(cells) + " |")
+        misses = [r for r in loglik if r["gap_per_point"] < -1e-3]
+        lines += ["", f"Cells below -1e-3 with default settings: {len(misses)} of {len(loglik)}" + (": " + ", ".join(f"{r['data']} K={r['k']} ({r['gap_per_point']:+.1e})" for r in misses) if misses else "") + "."]
+        if strong:
+            misses = [r for r in loglik if r["strong_gap_per_point"] < -1e-3]
+            lines += [f"With strong starts: {len(misses)} of {len(loglik)}" + (": " + ", ".join(f"{r['data']} K={r['k']} ({r['strong_gap_per_point']:+.1e})" for r in misses) if misses else "") + "."]
+        secs_p, secs_m = sum(r["probkm_s"] for r in loglik), sum(r["mclust_s"] for r in loglik)
+        lines += [f"Total fit time: probkm {secs_p:.0f} s (default; mostly compiling one program per K and shape), mclust {secs_m:.0f} s.", ""]
+    timing = results.get("timing")
+    if timing:
+        lines += ["## 2. Time of a scan K = 1..{k_max} on N = {n}, D = {d}".format(**timing), "",
+                  "| | first call (s) | warm (s) | chosen K |", "|---|---|---|---|",
+                  f"| probkm `select_n_components` (BIC, AIC and ICL) | {timing['probkm_first_s']:.1f} | {timing['probkm_warm_s']:.1f} | {timing['probkm_k']} |",
+                  f"| mclust `mclustBIC` + `mclustICL` | {timing['mclust_first_s']:.1f} | {timing['mclust_warm_s']:.1f} | {timing['mclust_k']} |", ""]
+    for key, title in (("recovery", "well separated"), ("overlap", "overlapping")):
+        rec = results.get(key)
+        if not rec:
+            continue
+        methods = [m for m in ("bic_k", "icl_k", "staircase_k", "mclust_bic_k") if m in rec[0]]
+        lines += [f"## 3. K recovery, {title} clusters (separation {rec[0]['separation']}, sigma 1, D = 2)", "",
+                  "Correct out of seeds, per true K; in brackets the chosen K when wrong.", "",
+                  "| true K | " + " | ".join(m.replace("_k", "") for m in methods) + " |", "|---|" + "---|" * len(methods)]
+        for k in sorted({r["true_k"] for r in rec}):
+            rows = [r for r in rec if r["true_k"] == k]
+            cells = []
+            for m in methods:
+                wrong = sorted(r[m] for r in rows if r[m] != k)
+                cells.append(f"{len(rows) - len(wrong)}/{len(rows)}" + (f" ({', '.join(map(str, wrong))})" if wrong else ""))
+            lines.append(f"| {k} | " + " | ".join(cells) + " |")
+        total = {m: sum(r[m] == r["true_k"] for r in rec) for m in methods}
+        lines += ["| all | " + " | ".join(f"{total[m]}/{len(rec)}" for m in methods) + " |", ""]
+        if key == "overlap":
+            for m in methods:
+                ks = sorted({r["true_k"] for r in rec})
+                chosen = sorted({r[m] for r in rec})
+                lines += [f"Confusion ({m.replace('_k', '')}): rows true K, columns chosen K.", "", "| true \\ chosen | " + " | ".join(map(str, chosen)) + " |", "|---|" + "---|" * len(chosen)]
+                lines += [f"| {k} | " + " | ".join(str(sum(1 for r in rec if r['true_k'] == k and r[m] == c) or "") for c in chosen) + " |" for k in ks]
+                lines += [""]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--parts", default="1,2,3", help="comma list of 1 (log-likelihood), 2 (timing), 3 (recovery)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--strong", action="store_true", help="part 1: also n_init=10, map_restarts=3")
+    parser.add_argument("--quick", action="store_true", help="smoke run: tiny sizes")
+    parser.add_argument("--datasets", default=None, help="part 1: comma list of iris, wine, breast_cancer, digits (default all)")
+    parser.add_argument("--k-max", type=int, default=12, help="part 1: largest K")
+    parser.add_argument("--out", default=str(HERE / "results"))
+    args = parser.parse_args(argv)
+    env = _set_threads(args.threads)
+    parts = {int(p) for p in args.parts.split(",")}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    previous = out / "select.json"
+    results = json.loads(previous.read_text()) if previous.exists() else {}
+    results.update(commit=_commit(), r=_r_version(env), threads=args.threads, command="python benchmarks/bench_select.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+    if 2 in parts:  # first, so its first call really is the process's first compile of that shape
+        results["timing"] = part_timing(env, 2_000 if args.quick else 10_000, 4 if args.quick else 16)
+    def save(key):
+        from probkm._files import atomic_write
+
+        def write(rows):
+            results[key] = rows
+            atomic_write(out / "select.json", lambda tmp: tmp.write_text(json.dumps(results, indent=1)))
+            atomic_write(out / "select.md", lambda tmp: tmp.write_text(markdown(results) + "\n"))
+        return write
+
+    if 1 in parts:
+        names = args.datasets.split(",") if args.datasets else (DATASETS[:1] if args.quick else DATASETS)
+        results["loglik"] = part_loglik(env, 3 if args.quick else args.k_max, args.strong, names, save=save("loglik"))
+    if 3 in parts:
+        ks, seeds = (range(2, 4), range(2)) if args.quick else (range(2, 16), range(10))
+        k_scan = 5 if args.quick else 16
+        results["recovery"] = part_recovery(env, ks, seeds, 12.0, 1_000, k_scan, with_mclust=True)
+        results["overlap"] = part_recovery(env, range(2, 4) if args.quick else range(2, 9), seeds, 4.0, 1_000, k_scan, with_mclust=True)
+    from probkm._files import atomic_write
+
+    atomic_write(out / "select.json", lambda tmp: tmp.write_text(json.dumps(results, indent=1)))
+    text = markdown(results)
+    atomic_write(out / "select.md", lambda tmp: tmp.write_text(text + "\n"))
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""How many clusters: the criteria against an independent NumPy/SciPy computation, the staircase
+against the analytic critical temperatures, PSIS-LOO stacking, and recovery of K.
+
+One module-scoped scan (K = 1, 2, 3 on two well-separated clusters) serves most tests, so each
+compiled program serves many assertions.
+"""
+
+import json
+
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+from scipy.stats import multivariate_normal
+
+import probkm
+from probkm._checks import InvalidType, InvalidValue
+from probkm.datasets import synthetic_mixture
+from probkm.selection.criteria import classification_entropy, icl, n_free_parameters
+from probkm.selection.staircase import annealing_staircase, distinct_groups
+
+CANDIDATES = (1, 2, 3)
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    return synthetic_mixture(120, n_components=2, n_features=2, sigma=1.0, separation=8.0, seed=3).X
+
+
+@pytest.fixture(scope="module")
+def bic_scan(blobs):
+    return probkm.select_n_components(blobs, CANDIDATES, "bic", random_state=0)
+
+
+def _independent(est, X):
+    """log L, responsibilities by SciPy from the fitted weights, means and sigma."""
+    logp = np.column_stack([
+        np.log(w) + multivariate_normal(mean=m, cov=est.sigma_**2 * np.eye(X.shape[1])).logpdf(X) for w, m in zip(est.weights_, est.means_)
+    ])
+    total = logsumexp(logp, axis=1)
+    return float(total.sum()), np.exp(logp - total[:, None])
+
+
+def test_bic_aic_icl_match_an_independent_computation(bic_scan, blobs):
+    n, d = blobs.shape
+    for row in bic_scan.to_records():
+        k = row["n_components"]
+        est = bic_scan.estimators_[k]
+        log_lik, resp = _independent(est, blobs)
+        p = (k - 1) + k * d + 1
+        bic = -2 * log_lik + p * np.log(n)
+        entropy = float(-np.sum(resp * np.log(np.clip(resp, 1e-300, None))))
+        assert row["n_parameters"] == p
+        assert row["log_likelihood"] == pytest.approx(log_lik, rel=1e-5)
+        assert row["bic"] == pytest.approx(bic, rel=1e-5)
+        assert row["aic"] == pytest.approx(-2 * log_lik + 2 * p, rel=1e-5)
+        assert row["icl"] == pytest.approx(bic + 2 * entropy, rel=1e-5, abs=1e-3)
+        assert row["bic"] == pytest.approx(est.bic(blobs), rel=1e-9)
+        assert row["aic"] == pytest.approx(est.aic(blobs), rel=1e-9)
+    assert bic_scan.log_likelihood_ == pytest.approx([r["log_likelihood"] for r in bic_scan.to_records()])
+
+
+def test_bic_counts_only_free_parameters_when_sigma_and_weights_are_known(blobs):
+    n = blobs.shape[0]
+    for known, p in (({"sigma": 1.0, "weights": "equal"}, 4), ({"sigma": 1.0}, 5)):
+        est = probkm.SphericalGMM(2, random_state=0, **known).fit(blobs)
+        log_lik = n * est.score(blobs)
+        assert (est.bic(blobs) + 2 * log_lik) / np.log(n) == pytest.approx(p)
+        assert n_free_parameters(2, 2, sigma_known=True, weights_known="weights" in known) == p
+
+
+def test_icl_entropy_forms():
+    resp = np.array([[0.9, 0.1], [0.5, 0.5], [1.0, 0.0]])
+    soft = -(0.9 * np.log(0.9) + 0.1 * np.log(0.1)) + np.log(2)
+    hard = -np.log(0.9) + np.log(2)  # mclust's icl(): -log of the largest responsibility
+    assert classification_entropy(resp) == pytest.approx(soft)
+    assert classification_entropy(resp, hard=True) == pytest.approx(hard)
+    assert icl(10.0, resp) == pytest.approx(10.0 + 2 * soft)
+    assert classification_entropy(resp, hard=True) <= classification_entropy(resp)
+
+
+def test_scan_recovers_k_on_well_separated_data(bic_scan):
+    frame = bic_scan.to_frame()
+    assert bic_scan.n_components_ == 2 and bic_scan.best_estimator_ is bic_scan.estimators_[2]
+    assert int(frame["aic"].idxmin()) == 2 and int(frame["icl"].idxmin()) == 2
+    assert bic_scan.scores_ == pytest.approx(frame["bic"].to_numpy())
+    assert list(frame.index) == list(CANDIDATES) and frame["chosen"].sum() == 1
+
+
+def test_table_csv_json_and_figure(bic_scan, tmp_path):
+    path = bic_scan.to_csv(tmp_path / "t.csv")
+    header = path.read_text().splitlines()[0].split(",")
+    assert header[:4] == ["n_components", "n_parameters", "log_likelihood", "bic"]
+    parsed = json.loads(bic_scan.to_json())
+    assert parsed["n_components"] == 2 and [r["n_components"] for r in parsed["table"]] == list(CANDIDATES)
+    fig = bic_scan.plot()
+    assert [line.get_label() for line in fig.axes[0].get_lines()][:3] == ["BIC", "AIC", "ICL"]
+    X_new, k = bic_scan.sample(30, random_state=0)
+    assert X_new.shape == (30, 2) and set(k.tolist()) == {2}
+
+
+def test_staircase_matches_critical_temperatures_of_two_1d_clusters():
+    rng = np.random.default_rng(0)
+    left, right = rng.normal(-5.0, 1.0, (40, 1)), rng.normal(5.0, 1.0, (40, 1))
+    X = np.r_[left, right]
+    sigma_ref_sq = 2 * X.var()  # 2 lambda_max of the whole data
+    stairs = annealing_staircase(X, 4, n_temperatures=60, n_bootstrap=4, random_state=0)
+    first, *later = stairs.splits
+    assert (first.n_before, first.n_after) == (1, 2)
+    assert first.t_critical == pytest.approx(0.5) and first.agrees  # lambda_max / sigma_ref^2 = 1/2
+    # each cluster splits where T falls below its own variance / sigma_ref^2
+    expected = sorted([left.var() / sigma_ref_sq, right.var() / sigma_ref_sq], reverse=True)
+    assert [s.t_critical for s in later] == pytest.approx(expected, rel=0.02)
+    assert all(s.agrees for s in stairs.splits)
+    assert stairs.n_components == 2 and stairs.eligible == (2, 3)
+    assert stairs.widths[2] == pytest.approx(np.log(0.5 / expected[0]), abs=0.2)
+    assert stairs.bootstrap_counts.shape == (4, 60) and set(stairs.bootstrap_choices.tolist()) == {2}
+    low, high = stairs.band()
+    assert np.all(low <= high) and np.all(np.diff(stairs.counts) >= 0)
+
+
+def test_distinct_groups_chain_together():
+    assert distinct_groups(np.array([[0.0], [0.5], [1.0], [5.0]]), 0.6).tolist() == [0, 0, 0, 1]
+
+
+def test_annealing_criterion(blobs):
+    result = probkm.select_n_components(blobs, range(1, 6), "annealing", random_state=0, n_bootstrap=3)
+    assert result.n_components_ == 2 and list(result.estimators_) == [2]
+    assert np.isnan(result.scores_[[0, 4]]).all() and np.isfinite(result.scores_[1:4]).all()
+    frame = result.to_frame()
+    assert frame.loc[2, "bootstrap_frequency"] == 1.0 and not frame.loc[5, "eligible"]
+    assert result.plot_staircase().axes[0].get_xscale() == "log"
+    assert np.isnan(result.log_likelihood_[0]) and np.isfinite(result.log_likelihood_[1])
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_loo_stacking_weights_and_stacked_samples(blobs):
+    result = probkm.select_n_components(blobs, CANDIDATES, "loo", random_state=0, num_warmup=150, num_samples=150, num_chains=2)
+    weights = result.stacking_weights_
+    assert sum(weights.values()) == pytest.approx(1.0) and min(weights.values()) >= 0
+    assert result.n_components_ == 2 and max(weights, key=weights.get) == 2
+    frame = result.to_frame()
+    assert frame.loc[2, "elpd_loo"] > frame.loc[1, "elpd_loo"]
+    assert result.scores_ == pytest.approx(-2 * frame["elpd_loo"].to_numpy())
+    X_new, k = result.sample(400, random_state=0)
+    assert X_new.shape == (400, 2) and set(k.tolist()) <= set(CANDIDATES)
+    assert np.mean(k == 2) == pytest.approx(weights[2], abs=0.1)
+    assert result.plot().axes[0].get_xlabel() == "number of components K"
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"criterion": "bayes"}, InvalidValue, "criterion must be one of 'bic', 'aic', 'icl', 'loo', 'annealing'; got 'bayes'."),
+        ({"n_components": [0, 2]}, InvalidValue, "n_components must be a non-empty set of ints from 1 to n_samples"),
+        ({"n_components": [1, 500]}, InvalidValue, "from 1 to n_samples \\(120\\)"),
+        ({"n_components": ["a"]}, InvalidValue, "n_components must be a non-empty set of ints"),
+        ({"n_components": 2.5}, InvalidType, "n_components must be an int or an iterable of ints"),
+        ({"inference": "mcmc"}, InvalidValue, "inference is set by select_n_components"),
+    ],
+)
+def test_bad_arguments_say_what_was_wrong(blobs, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        probkm.select_n_components(blobs, **kwargs)
+
+
+def test_plot_staircase_needs_the_annealing_criterion(bic_scan):
+    with pytest.raises(InvalidValue, match="plot_staircase needs criterion='annealing'; got criterion='bic'."):
+        bic_scan.plot_staircase()
