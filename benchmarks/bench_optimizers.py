@@ -6,13 +6,16 @@ Every solver minimises the same objective: the negative log joint of
 ``biject_to`` of its support), divided by the total row weight so that gradients are of
 order one. The solvers:
 
-* ``fit_map``: the current path, :func:`probkm.inference.map.fit_map` with ``optimizer="bfgs"``,
-  ``num_steps=1`` (NumPyro SVI, ``AutoDelta``, one ``jax.scipy.optimize.minimize`` solve);
+* ``fit_map``: probkm's MAP path, :func:`probkm.inference.map.fit_map` with ``optimizer="bfgs"``
+  (at commit cdcab3d NumPyro SVI with ``AutoDelta`` and one ``jax.scipy.optimize.minimize`` solve;
+  since then the same objective by :func:`probkm.inference.bfgs.minimize_bfgs`, beside SVI);
 * ``jax.scipy``: ``jax.scipy.optimize.minimize(method="BFGS")`` on the objective directly;
 * ``optimistix``: ``optimistix.minimise`` with ``optimistix.BFGS(rtol, atol)``;
 * ``optimistix.compat``: ``optimistix.compat.minimize(method="bfgs")``;
 * ``optax.lbfgs``: ``optax.lbfgs()`` (zoom line search) in a ``lax.while_loop``;
-* ``hand BFGS``: :func:`hand_bfgs` below (dense inverse Hessian, backtracking Armijo).
+* ``hand BFGS``: :func:`hand_bfgs` below (dense inverse Hessian, backtracking Armijo);
+* ``probkm BFGS``: :func:`probkm.inference.bfgs.minimize_bfgs` (dense inverse Hessian, one
+  evaluation site, Armijo or approximate Wolfe steps).
 
 Tolerances: gradient max-norm ``GTOL`` on the per-point objective and ``MAXITER`` iterations
 (``jax.scipy``, ``optax.lbfgs``, ``hand BFGS``; ``fit_map`` keeps its own settings, the same
@@ -53,7 +56,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-SOLVERS = ("fit_map", "jax.scipy", "optimistix", "optimistix.compat", "optax.lbfgs", "hand BFGS")
+SOLVERS = ("fit_map", "jax.scipy", "optimistix", "optimistix.compat", "optax.lbfgs", "hand BFGS", "probkm BFGS")
 PROBLEMS = {"iris K=3": ("iris", 3), "iris K=12": ("iris", 12), "synthetic N=10000 D=8 K=8": ("synthetic", 8)}
 SEEDS = (0, 1, 2)
 GTOL = 1e-5
@@ -364,6 +367,13 @@ def solver_fn(name: str, objective):
 
         def one(u0, x, w):
             return hand_bfgs(lambda u: objective(u, x, w), u0)
+
+    elif name == "probkm BFGS":
+        from probkm.inference.bfgs import minimize_bfgs
+
+        def one(u0, x, w):
+            r = minimize_bfgs(lambda u: objective(u, x, w), u0, max_iter=MAXITER, gtol=GTOL)
+            return r.x, r.n_iter, _status(r.converged, r.n_iter >= MAXITER, ~r.converged & (r.n_iter < MAXITER))
 
     else:
         raise ValueError(name)

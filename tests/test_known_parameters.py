@@ -83,3 +83,20 @@ def test_the_command_line_fixes_them_too(tmp_path, data):
     assert main(["fit", str(path), "-k", "2", "--known-sigma", "2.5", "--equal-weights", "--out", str(out), "--quiet"]) == 0
     params = json.loads((out / "params.json").read_text())
     assert params["sigma"] == 2.5 and params["weights"] == [0.5, 0.5]
+
+
+def test_means_init_is_a_start_that_can_win_and_is_checked(data, tmp_path):
+    # given means near the truth join annealing's start; the fit is at least as good as without them
+    truth = np.array([[0.0, 0.0], [15.0, 15.0]]) + 1000.0
+    given = probkm.SphericalGMM(2, n_init=0, means_init=truth, random_state=0).fit(data)
+    free = probkm.SphericalGMM(2, n_init=0, random_state=0).fit(data)
+    assert given.log_joint_ >= free.log_joint_ - 1e-3
+    np.testing.assert_allclose(np.sort(given.means_[:, 0]), [1000.0, 1015.0], atol=1.0)
+    with pytest.raises(ValueError, match=r"means_init must have shape \(n_components, n_features\) = \(2, 2\); got \(3, 2\)"):
+        probkm.SphericalGMM(2, means_init=np.zeros((3, 2))).fit(data)
+    with pytest.raises(ValueError, match="means_init"):
+        probkm.SphericalGMM(2, means_init=[[0.0, np.nan], [1.0, 1.0]]).fit(data)
+    given.save(tmp_path / "model")
+    loaded = probkm.load(tmp_path / "model")
+    np.testing.assert_array_equal(loaded.means_init, truth)
+    np.testing.assert_allclose(loaded.means_, given.means_)

@@ -130,10 +130,12 @@ def save(est, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it.")
-    params = est.get_params(deep=False)
+    # array parameters (means_init) are saved as nested lists, which the estimator takes back as they are
+    params = {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in est.get_params(deep=False).items()}
     bad = [k for k, v in params.items() if not _jsonable(v)]
     if bad:
-        raise InvalidType(f"cannot save {type(est).__name__}: parameter {bad[0]}={params[bad[0]]!r} is not JSON-serialisable; use an int random_state.")
+        hint = "; use an int random_state" if bad[0] == "random_state" else ""
+        raise InvalidType(f"cannot save {type(est).__name__}: parameter {bad[0]}={params[bad[0]]!r} is not JSON-serialisable{hint}.")
     scalars, arrays = _fitted_state(est)
     manifest = {"format": FORMAT, "class": type(est).__name__, "params": params, "fitted": scalars, "versions": _versions()}
 

@@ -14,7 +14,17 @@ import numpy as np
 from sklearn.base import DensityMixin
 from sklearn.utils.validation import check_is_fitted
 
-from probkm._checks import InvalidValue, Integer, Optional, Options, Real, check_enough_samples, check_positive_int, check_sample_weight
+from probkm._checks import (
+    InvalidValue,
+    Integer,
+    Optional,
+    Options,
+    Real,
+    check_enough_samples,
+    check_numeric_2d,
+    check_positive_int,
+    check_sample_weight,
+)
 from probkm.algorithms.annealing import geometric_schedule
 from probkm.core.models import SIGMA_PRIORS, spherical_gmm
 from probkm.core.scaling import Scaling
@@ -74,6 +84,10 @@ class SphericalGMM(DensityMixin, ProbKMBase):
     map_restarts : int, default 1
         How many of those k-means candidates, best log joint first, the MAP optimiser
         starts from; the best final objective is kept.
+    means_init : array_like of shape (n_components, n_features), optional
+        Means to start from (a design, the means of another fit), in the units of ``X``: one
+        more start beside the k-means candidates, ranked with them by log joint (raise
+        ``map_restarts`` to make sure the optimiser also starts from it).
     batch_size : int or None, default None
         Minibatch SVI for large data: each Adam step sees ``batch_size`` random rows
         (needs ``optimizer="adam"``; memory stays at the data plus one batch).
@@ -171,6 +185,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         weight_concentration: float = 1.0,
         n_init: int = 3,
         map_restarts: int = 1,
+        means_init: Any = None,
         batch_size: int | None = None,
         num_steps: int | None = None,
         optimizer: str = "bfgs",
@@ -196,6 +211,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         self.weight_concentration = weight_concentration
         self.n_init = n_init
         self.map_restarts = map_restarts
+        self.means_init = means_init
         self.batch_size = batch_size
         self.num_steps = num_steps
         self.optimizer = optimizer
@@ -345,11 +361,17 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         # components padded to a bucket too (probkm.core.shapes): a scan over K compiles once or twice
         n_components = int(self.n_components)
         n_padded = bucket_components(n_components, x_std.shape[0])
+        init_means = None
+        if self.means_init is not None:
+            means = check_numeric_2d(self.means_init, name="means_init")
+            if means.shape != (n_components, n_dim):
+                raise InvalidValue(f"means_init must have shape (n_components, n_features) = ({n_components}, {n_dim}); got {means.shape}.")
+            init_means = pad_components({"means": self.scaling_.forward(means)}, n_padded)["means"]
         result, _ = map_from_kmeans(
             key, x_std, spherical_gmm, n_components=n_padded, component_mask=component_mask(n_components, n_padded),
             temperatures=geometric_schedule(1.0, self.t_min, self.n_temperatures), n_init=self.n_init,
             map_restarts=self.map_restarts, num_steps=num_steps, optimizer=self.optimizer,
-            learning_rate=self.learning_rate, subsample_size=batch, row_weights=rows, **kwargs,
+            learning_rate=self.learning_rate, subsample_size=batch, row_weights=rows, init_means=init_means, **kwargs,
         )
         params = {k: np.asarray(v, dtype=float)[:n_components] if k in ("weights", "means") else np.asarray(v, dtype=float) for k, v in result.params.items()}
         if self.optimizer == "adam" and batch is None:  # minibatch losses are noisy by design

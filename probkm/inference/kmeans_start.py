@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from probkm.algorithms.annealing import assign
 from probkm.algorithms.kmeans import KMeansCandidates, kmeans_candidates, subsample_rows
 from probkm.inference.map import MapResult, check_optimizer, negative_log_joints, optimize_restarts
 from probkm.inference.model_kwargs import split_model_kwargs
@@ -80,7 +81,7 @@ def map_starts(
     static_argnames=("model", "static_kwargs", "n_init", "map_restarts", "init_samples", "num_steps", "optimizer", "learning_rate"),
 )
 def _map_from_kmeans(
-    rng_key, x, temperatures, traced_kwargs, *, model, static_kwargs, n_init, map_restarts, init_samples, num_steps, optimizer, learning_rate
+    rng_key, x, temperatures, traced_kwargs, init_means, *, model, static_kwargs, n_init, map_restarts, init_samples, num_steps, optimizer, learning_rate
 ):
     """The whole MAP fit (starts, their ranking, the optimiser) as one compiled program."""
     kwargs = {**dict(static_kwargs), **traced_kwargs}
@@ -91,6 +92,15 @@ def _map_from_kmeans(
         key_init, x_init, temperatures, n_clusters=kwargs["n_components"], n_init=n_init,
         row_weights=init_weights, component_mask=mask,
     )
+    if init_means is not None:  # the caller's means: one more candidate, as they are
+        labels, objective = assign(x_init, init_means, mask)
+        inertia = jnp.sum(objective if init_weights is None else init_weights * objective)
+        candidates = candidates._replace(
+            centers=jnp.concatenate([candidates.centers, init_means[None]]),
+            labels=jnp.concatenate([candidates.labels, labels[None]]),
+            inertia=jnp.concatenate([candidates.inertia, inertia[None]]),
+            n_iter=jnp.concatenate([candidates.n_iter, jnp.zeros(1, candidates.n_iter.dtype)]),
+        )
     n_init_rows = x_init.shape[0] if init_weights is None else jnp.sum(init_weights)
     starts = map_starts(candidates, n_init_rows, x.shape[1], init_weights, mask)
     # rank the starts on the rows they were found on; a start the model rejects (NaN) goes last
@@ -118,6 +128,7 @@ def map_from_kmeans(
     learning_rate: float = 0.05,
     subsample_size: int | None = None,
     row_weights: Array | None = None,
+    init_means: Array | None = None,
     **model_kwargs: Any,
 ) -> tuple[MapResult, dict[str, Array]]:
     """MAP of ``model(x, n_components=..., **model_kwargs)`` started from k-means solutions.
@@ -144,6 +155,10 @@ def map_from_kmeans(
         As in :func:`probkm.inference.map.fit_map`.
     row_weights : Array, shape (n_obs,), optional
         Weight of each row (``sample_weight``; 0 on padding rows), for the starts and the MAP.
+    init_means : Array, shape (n_components, n_dim), optional
+        Means to start from besides the k-means candidates (units of ``x``): they become one
+        more start, with proportions and plug-in sigma from their nearest-mean assignment, and
+        take part in the ranking like the others.
     **model_kwargs
         The model's other keyword arguments; a ``component_mask`` (:func:`probkm.core.shapes.component_mask`)
         reaches the k-means starts too, so one compiled fit serves every ``K <= n_components``.
@@ -172,7 +187,8 @@ def map_from_kmeans(
     kwargs = {"n_components": n_components, "subsample_size": subsample_size, "row_weights": row_weights, **model_kwargs}
     static, traced = split_model_kwargs(kwargs)
     params, final, losses, n_iter, chosen = _map_from_kmeans(
-        rng_key, x, jnp.asarray(temperatures, dtype=jnp.result_type(float)), traced, model=model, static_kwargs=static,
+        rng_key, x, jnp.asarray(temperatures, dtype=jnp.result_type(float)), traced,
+        None if init_means is None else jnp.asarray(init_means, dtype=jnp.result_type(float)), model=model, static_kwargs=static,
         n_init=int(n_init), map_restarts=int(map_restarts), init_samples=int(init_samples), num_steps=int(num_steps),
         optimizer=optimizer, learning_rate=float(learning_rate),
     )
