@@ -245,3 +245,15 @@ def test_a_new_k_in_a_compiled_bucket_compiles_nothing(blobs):
                 assert est.predict(blobs).shape == (len(blobs),)
                 est.score(blobs)
     assert compiled == [], f"{len(compiled)} programs compiled for new K in a compiled bucket"
+
+
+def test_a_weighted_subsample_draws_rows_in_proportion_to_their_weight():
+    from probkm.algorithms.kmeans import subsample_rows
+
+    weights = jnp.zeros(1000).at[jnp.array([3, 500, 998])].set(jnp.array([1.0, 3.0, 6.0]))
+    x = jnp.arange(1000.0)[:, None]
+    rows, counted = subsample_rows(jax.random.key(0), x, 20_000 // 40, weights)
+    drawn = np.bincount(np.asarray(rows[:, 0], int), minlength=1000)
+    assert drawn.sum() == 500 and set(np.flatnonzero(drawn)) <= {3, 500, 998}  # never a row of weight 0
+    np.testing.assert_allclose(drawn[[3, 500, 998]] / 500, [0.1, 0.3, 0.6], atol=0.07)
+    np.testing.assert_array_equal(counted, 1.0)

@@ -48,11 +48,13 @@ def test_compiled_programs_and_mappings_stay_bounded(soaked):
     records = soaked["records"]
     # each fit starts by trimming: at most the budget, plus what one fit compiles, is ever held
     assert max(r["programs"] for r in records) <= BUDGET + 8
-    # the mappings stop growing: the second half of the session peaks no higher than the first,
-    # give or take one fit's worth of programs
+    # the mappings stop growing: they rise and fall with the programs held, and the second half
+    # of the session peaks within a fit's worth of programs of the first (without trimming, each
+    # new shape adds hundreds for good)
     half = len(records) // 2
     first, second = max(r["maps"] for r in records[:half]), max(r["maps"] for r in records[half:])
-    assert second <= first + 400, [r["maps"] for r in records]
+    assert second <= 1.5 * first, [r["maps"] for r in records]
+    assert min(r["maps"] for r in records[half:]) < second  # trimming gave some back
 
 
 def test_a_shape_fitted_late_in_a_session_equals_a_fresh_process(soaked):

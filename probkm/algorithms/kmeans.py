@@ -95,9 +95,14 @@ def subsample_rows(rng_key: Array, x: Array, max_rows: int, row_weights: Array |
         return x, row_weights
     if row_weights is None:
         return x[jax.random.randint(rng_key, (max_rows,), 0, x.shape[0])], None
-    # rows in proportion to their weight (with replacement), each then counted once
-    log_rows = jnp.where(row_weights > 0, jnp.log(jnp.maximum(row_weights, 1e-30)), -jnp.inf)
-    return x[jax.random.categorical(rng_key, log_rows, shape=(max_rows,))], jnp.ones(max_rows, x.dtype)
+    # rows in proportion to their weight (with replacement), each then counted once; by the
+    # inverse of the cumulative weights: a categorical draw would hold (max_rows, n_obs) noise
+    cumulative = jnp.cumsum(row_weights)
+    u = jax.random.uniform(rng_key, (max_rows,), cumulative.dtype) * cumulative[-1]
+    rows = jnp.minimum(jnp.searchsorted(cumulative, u, side="right"), x.shape[0] - 1)
+    # a draw can only land on a row of positive weight, except through rounding at the very end
+    rows = jnp.where(row_weights[rows] > 0, rows, jnp.argmax(row_weights > 0))
+    return x[rows], jnp.ones(max_rows, x.dtype)
 
 
 @compiled(static_argnames=("n_clusters", "n_init", "anneal_max_iter", "max_iter", "init_samples", "anneal_samples"))

@@ -219,7 +219,7 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         )
         best = int(np.argmin(np.asarray(found.inertia, dtype=float)))
         self._set_solution(X, self.scaling_.backward(np.asarray(found.centers[best])[:k]), sample_weight)
-        check_degenerate(self.weights_, self.sigma_, n_obs=float(np.sum(rows)), data_scale=self.scaling_.scale)
+        check_degenerate(self.weights_, self.sigma_, n_obs=float(np.sum(self._row_weights(rows, x.shape[0]))), data_scale=self.scaling_.scale)
         self.n_iter_ = int(found.n_iter[best])
         self.temperatures_ = np.asarray(found.anneal.temperatures, dtype=float)
         path = self.scaling_.backward(np.asarray(found.anneal.path)[:, :k])
@@ -253,7 +253,7 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         n_obs, n_dim = X.shape
         self.cluster_centers_ = np.asarray(centers, dtype=float)
         labels, objective, x, rows = self._assign(X, sample_weight)
-        scale, weights = self.scaling_.scale, np.asarray(rows, dtype=float)[:n_obs]
+        scale, weights = self.scaling_.scale, self._row_weights(rows, x.shape[0])[:n_obs]
         self.labels_ = labels
         inertia = float(np.sum(weights * objective))
         self.inertia_ = inertia * scale**2

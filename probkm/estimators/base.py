@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from probkm._checks import Constraint, check_all, check_n_features, check_numeric_2d, seed_from
 from probkm.core.scaling import as_jax
 from probkm.core.programs import trim_programs
-from probkm.core.shapes import pad_rows
+from probkm.core.shapes import MAX_PADDED_ROWS, pad_rows
 from probkm.estimators.persistence import save
 
 
@@ -58,12 +58,21 @@ class ProbKMBase(BaseEstimator):
         validate_data(self, X if hasattr(X, "columns") else arr, reset=reset, dtype=np.float64, ensure_all_finite=True)
         return arr
 
-    def _padded(self, X: np.ndarray, sample_weight: np.ndarray | None = None) -> tuple[jax.Array, jax.Array]:
+    def _padded(self, X: np.ndarray, sample_weight: np.ndarray | None = None) -> tuple[jax.Array, jax.Array | None]:
         """``X`` in the fit's standardised units with its rows padded to a bucket
         (:mod:`probkm.core.shapes`), and the row weights (``sample_weight`` or ones, 0 on padding),
-        as JAX arrays: data of any size reuse the programs compiled for its bucket."""
+        as JAX arrays: data of any size reuse the programs compiled for its bucket. Data too
+        large to pad and without ``sample_weight`` get ``None``: every row counts once, and the
+        unweighted programs skip the weights' arithmetic."""
         x, rows = pad_rows(self.scaling_.forward(X), sample_weight)
+        if sample_weight is None and x.shape[0] == X.shape[0] and X.shape[0] >= MAX_PADDED_ROWS:
+            return as_jax(x), None
         return as_jax(x), as_jax(rows)
+
+    @staticmethod
+    def _row_weights(rows: jax.Array | None, n_rows: int) -> np.ndarray:
+        """The row weights as float64 NumPy, ones when ``rows`` is ``None``."""
+        return np.ones(n_rows) if rows is None else np.asarray(rows, dtype=float)
 
     def _key(self, random_state: Any = None) -> jax.Array:
         """A key from ``random_state`` or, when that is ``None``, from the estimator's."""

@@ -354,7 +354,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
     def _fit_map(self, key: jax.Array, x_std: jax.Array, rows: jax.Array) -> dict[str, Any]:
         """The MAP point in units of X from k-means starts on ``x_std`` (padded rows, weighted by
         ``rows``); sets ``log_joint_`` and ``n_iter_``."""
-        n_obs, n_dim = float(np.sum(np.asarray(rows, dtype=float))), x_std.shape[1]
+        n_obs, n_dim = float(np.sum(self._row_weights(rows, x_std.shape[0]))), x_std.shape[1]
         num_steps = self.num_steps or (1 if self.optimizer == "bfgs" else 500)
         batch = None if self.batch_size is None or self.batch_size >= n_obs else int(self.batch_size)
         kwargs = {k: v for k, v in self.scaling_.model_kwargs(self.model_kwargs_).items() if k != "n_components"}

@@ -37,6 +37,8 @@ class BFGSResult(NamedTuple):
         Its gradient there.
     n_iter : Array, shape ()
         Accepted steps.
+    n_eval : Array, shape ()
+        Evaluations of the objective and its gradient (accepted and rejected steps, and the start).
     converged : Array, shape ()
         Whether the gradient's largest entry fell below ``gtol``.
 
@@ -53,6 +55,7 @@ class BFGSResult(NamedTuple):
     fun: Array
     grad: Array
     n_iter: Array
+    n_eval: Array
     converged: Array
 
 
@@ -76,7 +79,8 @@ def minimize_bfgs(
         accepted on its slope instead (approximate Wolfe conditions), and the run stops after
         :data:`STALLED_STEPS` of them in a row that do not shrink the gradient either (in
         float32 the gradient of a sum over many points may never get below ``gtol``). Default:
-        the machine epsilon of ``x0``'s dtype.
+        eight times the machine epsilon of ``x0``'s dtype (measured: at N = 1e5 in float32 a tighter
+        one spent 185 evaluations instead of 25 on rounding, for no gain).
 
     Returns
     -------
@@ -103,18 +107,18 @@ def minimize_bfgs(
     """
     value_and_grad = jax.value_and_grad(fun)
     eye = jnp.eye(x0.shape[0], dtype=x0.dtype)
-    ftol = float(jnp.finfo(x0.dtype).eps) if ftol is None else ftol
+    ftol = 8 * float(jnp.finfo(x0.dtype).eps) if ftol is None else ftol
 
     def largest(g):
         return jnp.max(jnp.abs(g))
 
     def keep_going(state):
-        x, f, g, h, step, it, ready, started, stalled, best = state
+        x, f, g, h, step, it, ready, started, stalled, best, n_eval = state
         return ~ready | ((largest(g) >= gtol) & (it < max_iter) & (stalled < STALLED_STEPS))
 
     def body(state):
         # the first pass (not ready) only evaluates x0: its direction is zero, so x_new is x0
-        x, f, g, h, step, it, ready, started, stalled, best = state
+        x, f, g, h, step, it, ready, started, stalled, best, n_eval = state
         direction = -h @ g
         slope = g @ direction
         # rounding can leave the estimate without descent: start again from steepest descent
@@ -154,9 +158,10 @@ def minimize_bfgs(
             # no step left that decreases f, or steps in a row that gain nothing: stop
             jnp.where(~accept & (step < SMALLEST_STEP), STALLED_STEPS, jnp.where(stepped, jnp.where(idle, stalled + 1, 0), stalled)),
             jnp.where(accept, jnp.minimum(best, largest(g_new)), best),
+            n_eval + 1,
         )
 
     zero, false, count = jnp.zeros((), x0.dtype), jnp.zeros((), bool), jnp.zeros((), jnp.int32)
-    start = (x0, zero, jnp.zeros_like(x0), eye, jnp.ones((), x0.dtype), count, false, false, count, jnp.full((), jnp.inf, x0.dtype))
-    x, f, g, _, _, it, _, _, _, _ = jax.lax.while_loop(keep_going, body, start)
-    return BFGSResult(x, f, g, it, largest(g) < gtol)
+    start = (x0, zero, jnp.zeros_like(x0), eye, jnp.ones((), x0.dtype), count, false, false, count, jnp.full((), jnp.inf, x0.dtype), count)
+    x, f, g, _, _, it, _, _, _, _, n_eval = jax.lax.while_loop(keep_going, body, start)
+    return BFGSResult(x, f, g, it, n_eval, largest(g) < gtol)

@@ -105,7 +105,12 @@ def _map_from_kmeans(
     starts = map_starts(candidates, n_init_rows, x.shape[1], init_weights, mask)
     # rank the starts on the rows they were found on; a start the model rejects (NaN) goes last
     ranking = negative_log_joints(x_init, starts, {**kwargs, "row_weights": init_weights, "subsample_size": None}, model)
-    order = jnp.argsort(jnp.where(jnp.isnan(ranking), jnp.inf, ranking))[:map_restarts]
+    ranking = jnp.where(jnp.isnan(ranking), jnp.inf, ranking)
+    # starts equal to rounding (often one solution in another label order) count as tied and
+    # keep their candidate order, so that data equal up to a change of units pick the same one
+    best = jnp.min(ranking)
+    ranking = jnp.where(ranking <= best + 1e-6 * jnp.maximum(jnp.abs(best), 1.0), best, ranking)
+    order = jnp.argsort(ranking, stable=True)[:map_restarts]
     chosen = {k: v[order] for k, v in starts.items()}
     params, final, losses, n_iter = optimize_restarts(
         key_map, x, chosen, kwargs, model=model, optimizer=optimizer, learning_rate=learning_rate, num_steps=num_steps,
