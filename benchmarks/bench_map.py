@@ -209,7 +209,13 @@ def main(argv=None):
         args.n_obs, args.configs, args.repeats = 10_000, ["2x5"], 2
     warnings.filterwarnings("ignore")
     n = args.n_obs
-    print(f"N={n}, repeats={args.repeats} (interleaved, median), jax {jax.__version__}, {os.cpu_count()} CPUs", flush=True)
+    import subprocess
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    print(f"Commit {commit}; N={n}, repeats={args.repeats} (interleaved, median), jax {jax.__version__}, {os.cpu_count()} CPUs", flush=True)
 
     main_rows, phase_rows, sub_rows = [], [], []
     for config in args.configs:

@@ -6,7 +6,7 @@ cores (XLA's, BLAS's and R's threads are left at the machine's count):
 
 * ``new N``: fit ``SphericalGMM(3)`` (and ``AnnealedKMeans(3)``) on iris, then time the first
   fit and predict of ``iris[:140]``, ``iris[:120]`` and ``iris[:100]``; the same at N = 10,000
-  (a first fit at N = 9,500 after one at 10,000, synthetic data, D = 4, K = 5);
+  (a first fit at N = 9,800 after one at 10,000, synthetic data, D = 4, K = 5);
 * ``K-scan``: ``SphericalGMM(k).fit`` for ``k = 1..12``, total time: first calls in a fresh
   process with an empty persistent compilation cache (``cold``), in a second fresh process
   with that cache filled (``cached``), and again in the first process (``warm``); scikit-learn's
@@ -115,10 +115,10 @@ def measure(what: str, cache_dir: str | None = None) -> dict:
             out[name] = [_timed(lambda: est.fit(X[:n]).predict(X[:n])) for n in (140, 120, 100)]
             est = make(5).fit(big)
             est.predict(big)
-            out[name + " 10k"] = [_timed(lambda: est.fit(big[:9_500]).predict(big[:9_500]))]
+            out[name + " 10k"] = [_timed(lambda: est.fit(big[:9_800]).predict(big[:9_800]))]
         for n in (150, 140):
             out["sklearn GaussianMixture"] = [_timed(lambda: GaussianMixture(3, covariance_type="spherical", random_state=0).fit(X[:n]).predict(X[:n]))]
-        gm = lambda: GaussianMixture(5, covariance_type="spherical", random_state=0).fit(big[:9_500]).predict(big[:9_500])  # noqa: E731
+        gm = lambda: GaussianMixture(5, covariance_type="spherical", random_state=0).fit(big[:9_800]).predict(big[:9_800])  # noqa: E731
         gm()
         out["sklearn GaussianMixture 10k"] = [_timed(gm)]
         return out
@@ -173,8 +173,8 @@ def _table(results: dict) -> str:
 
     for name in ("SphericalGMM", "AnnealedKMeans"):
         row(f"first fit + predict of N = 140 / 120 / 100 after N = 150, {name} (ms)", lambda m: " / ".join(f"{t * 1000:.0f}" for t in m["new_n"][name]))
-        row(f"first fit + predict of N = 9,500 after N = 10,000 (K = 5, D = 4), {name} (ms)", lambda m: f"{m['new_n'].get(name + ' 10k', [float('nan')])[0] * 1000:.0f}")
-    row("the same, scikit-learn GaussianMixture(spherical), N = 140 / N = 9,500 (ms)", lambda m: f"{m['new_n']['sklearn GaussianMixture'][0] * 1000:.0f} / {m['new_n'].get('sklearn GaussianMixture 10k', [float('nan')])[0] * 1000:.0f}")
+        row(f"first fit + predict of N = 9,800 after N = 10,000 (K = 5, D = 4), {name} (ms)", lambda m: f"{m['new_n'].get(name + ' 10k', [float('nan')])[0] * 1000:.0f}")
+    row("the same, scikit-learn GaussianMixture(spherical), N = 140 / N = 9,800 (ms)", lambda m: f"{m['new_n']['sklearn GaussianMixture'][0] * 1000:.0f} / {m['new_n'].get('sklearn GaussianMixture 10k', [float('nan')])[0] * 1000:.0f}")
     row("K-scan k = 1..12, SphericalGMM: fresh process, empty compilation cache (s)", lambda m: f"{m['kscan_cold']['probkm']:.2f}")
     row("the same, fresh process, compilation cache filled (s)", lambda m: f"{m['kscan_cached']['probkm']:.2f}")
     row("the same, again in a warm process (s)", lambda m: f"{m['kscan_cold']['probkm_warm']:.3f}")
@@ -190,6 +190,7 @@ def main() -> None:
     parser.add_argument("--baseline-tree", type=Path, help="another checkout of probkm, measured the same way")
     parser.add_argument("--measure", choices=MEASURES, help=argparse.SUPPRESS)
     parser.add_argument("--cache-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--measures", nargs="+", choices=MEASURES, help="remeasure only these, keeping the others in the saved JSON")
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(measure(args.measure, args.cache_dir)))
@@ -197,9 +198,17 @@ def main() -> None:
     trees = {f"this tree ({_commit(HERE.parent)})": HERE.parent}
     if args.baseline_tree:
         trees[f"baseline ({_commit(args.baseline_tree)})"] = args.baseline_tree.resolve()
-    results = {"commit": _commit(HERE.parent), "cores": os.cpu_count(), "runs": {}}
-    for label, tree in trees.items():
-        results["runs"][label] = _runs(tree)
+    saved = HERE / "results" / "bench_shapes.json"
+    if args.measures:  # a partial rerun updates the saved results of the same trees
+        results = json.loads(saved.read_text())
+        for label, tree in trees.items():
+            for what in args.measures:
+                results["runs"].setdefault(label, {})[what] = _run(tree, what)
+        results["commit"] = _commit(HERE.parent)
+    else:
+        results = {"commit": _commit(HERE.parent), "cores": os.cpu_count(), "runs": {}}
+        for label, tree in trees.items():
+            results["runs"][label] = _runs(tree)
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "bench_shapes.json").write_text(json.dumps(results, indent=2))
     table = _table(results)
