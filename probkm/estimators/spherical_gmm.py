@@ -94,8 +94,8 @@ class SphericalGMM(DensityMixin, ProbKMBase):
     num_steps : int or None, default None
         SVI steps of the MAP; ``None`` means 1 for BFGS, 500 for Adam.
     optimizer : {"bfgs", "adam"}, default "bfgs"
-        The MAP optimiser: ``"bfgs"`` (NumPyro ``Minimize``, one step is a full quasi-Newton
-        solve) or ``"adam"``.
+        The MAP optimiser: ``"bfgs"`` (full-batch quasi-Newton, run to convergence in one
+        step; :mod:`probkm.inference.bfgs`) or ``"adam"`` (NumPyro's SVI).
     learning_rate : float, default 0.05
         Adam's step size (on standardised data, so it is scale-free).
     n_temperatures : int, default 60

@@ -188,7 +188,7 @@ def map_from_kmeans(
     >>> starts["means"].shape, bool(np.allclose(np.sort(result.params["means"][:, 0]), [-2.0, 2.0], atol=0.5))
     ((2, 2, 2), True)
     """
-    check_optimizer(optimizer, learning_rate, subsample_size)
+    check_optimizer(optimizer, subsample_size)
     kwargs = {"n_components": n_components, "subsample_size": subsample_size, "row_weights": row_weights, **model_kwargs}
     static, traced = split_model_kwargs(kwargs)
     params, final, losses, n_iter, chosen = _map_from_kmeans(

@@ -112,35 +112,10 @@ class _MinibatchesWithReplacement(Messenger):
                 msg["value"] = jax.random.randint(numpyro.prng_key(), (subsample_size,), 0, size)
 
 
-class _BFGS(numpyro.optim.Minimize):
-    """NumPyro's ``Minimize`` (BFGS), whose step counter counts BFGS iterations.
-
-    NumPyro's counts calls (each one a whole BFGS solve) and drops the solver's iteration
-    count; the counter is otherwise unused by ``Minimize``, so it carries ``nit`` instead.
-    """
-
-    def eval_and_update(self, fn, state, forward_mode_differentiation=False):
-        i, (flat_params, unravel_fn) = state
-
-        def loss_fn(flat):
-            out, aux = fn(unravel_fn(flat))
-            if aux is not None:
-                raise ValueError("Minimize does not support models with mutable states.")
-            return out
-
-        results = jax.scipy.optimize.minimize(loss_fn, flat_params, (), method=self._method, **self._kwargs)
-        new_state = type(state[1])(results.x, unravel_fn)
-        return (results.fun, None), (i + results.nit, new_state)
-
-
-def _optimizer(name: str, learning_rate: float, num_steps: int = 1, decay: bool = False):
-    if name == "adam":
-        if decay:  # minibatch gradients are noisy: shrink the step 100-fold over the run
-            return numpyro.optim.Adam(lambda step: learning_rate * 0.01 ** (step / num_steps))
-        return numpyro.optim.Adam(learning_rate)
-    if name == "bfgs":
-        return _BFGS(method="BFGS")
-    raise InvalidValue(f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))}; got {name!r}.")
+def _adam(learning_rate: float, num_steps: int, decay: bool):
+    if decay:  # minibatch gradients are noisy: shrink the step 100-fold over the run
+        return numpyro.optim.Adam(lambda step: learning_rate * 0.01 ** (step / num_steps))
+    return numpyro.optim.Adam(learning_rate)
 
 
 def optimize_restarts(rng_key, x, init_values, kwargs, *, model, optimizer, learning_rate, num_steps):
@@ -205,10 +180,10 @@ def optimize_restarts(rng_key, x, init_values, kwargs, *, model, optimizer, lear
             params["weights"] = active_weights(params["weights"], mask)
         return params, result.fun * n_obs, jnp.full((num_steps,), result.fun * n_obs), result.n_iter
 
-    def one(key, values):
+    def adam(key, values):
         guide = AutoDelta(objective, init_loc_fn=init_to_value(values=values))
         decay = kwargs.get("subsample_size") is not None
-        svi = SVI(objective, guide, _optimizer(optimizer, learning_rate, num_steps, decay), _SortedTraceELBO())
+        svi = SVI(objective, guide, _adam(learning_rate, num_steps, decay), _SortedTraceELBO())
         state = svi.init(key, x, **kwargs)
 
         def step(state, _):
@@ -222,20 +197,18 @@ def optimize_restarts(rng_key, x, init_values, kwargs, *, model, optimizer, lear
 
     n_restarts = jax.tree_util.tree_leaves(init_values)[0].shape[0]
     keys = jax.random.split(rng_key, n_restarts)
-    solve = bfgs if optimizer == "bfgs" else one
+    solve = bfgs if optimizer == "bfgs" else adam
     # lax.map, not vmap: a vmapped BFGS runs every restart until the slowest converges
     return jax.lax.map(lambda args: solve(*args), (keys, init_values))
 
 
-def check_optimizer(optimizer: str, learning_rate: float, subsample_size: int | None = None) -> None:
+def check_optimizer(optimizer: str, subsample_size: int | None = None) -> None:
     """Refuse an unknown optimiser, or minibatches with a full-batch one, before anything compiles.
 
     Parameters
     ----------
     optimizer : str
         ``"bfgs"`` or ``"adam"``.
-    learning_rate : float
-        Adam's step size.
     subsample_size : int, optional
         The minibatch size, if any.
 
@@ -247,13 +220,14 @@ def check_optimizer(optimizer: str, learning_rate: float, subsample_size: int | 
     Examples
     --------
     >>> from probkm.inference.map import check_optimizer
-    >>> check_optimizer("bfgs", 0.05)
-    >>> check_optimizer("bfgs", 0.05, subsample_size=100)
+    >>> check_optimizer("bfgs")
+    >>> check_optimizer("bfgs", subsample_size=100)
     Traceback (most recent call last):
     ...
     ValueError: minibatches (subsample_size=100) need optimizer='adam'; got optimizer='bfgs', which is full-batch only.
     """
-    _optimizer(optimizer, learning_rate)
+    if optimizer not in OPTIMIZERS:
+        raise InvalidValue(f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))}; got {optimizer!r}.")
     if subsample_size is not None and optimizer != "adam":
         raise ValueError(
             f"minibatches (subsample_size={subsample_size}) need optimizer='adam'; "
@@ -371,7 +345,8 @@ def fit_map(
     num_steps : int, default 500
         Optimiser steps (for ``"bfgs"``, each step is a full BFGS solve, so 1 suffices).
     optimizer : {"bfgs", "adam"}, default "bfgs"
-        ``"bfgs"`` (NumPyro's full-batch ``Minimize``, quasi-Newton) or ``"adam"``.
+        ``"bfgs"`` (full-batch quasi-Newton, :func:`probkm.inference.bfgs.minimize_bfgs` on
+        AutoDelta's objective) or ``"adam"`` (NumPyro's SVI).
     learning_rate : float, default 0.05
         Adam's step size, in the unconstrained units of the sites. With minibatches
         (``subsample_size`` in ``model_kwargs``) it decays 100-fold over the run.
@@ -403,7 +378,7 @@ def fit_map(
     True
     """
     static, traced = split_model_kwargs(model_kwargs)
-    check_optimizer(optimizer, learning_rate, model_kwargs.get("subsample_size"))
+    check_optimizer(optimizer, model_kwargs.get("subsample_size"))
     params, final, losses, n_iter = _map_restarts(
         rng_key, x, init_values, traced, model=model, static_kwargs=static,
         optimizer=optimizer, learning_rate=float(learning_rate), num_steps=int(num_steps),
