@@ -30,6 +30,7 @@ from probkm.core.likelihood import (
     squared_distances,
     tempered_softmax,
 )
+from probkm.core.exported import serializable
 from probkm.core.programs import compiled
 
 FIRST_CRITICAL_TEMPERATURE = 0.5
@@ -52,6 +53,7 @@ def _component_normals(rng_key: Array, shape: tuple[int, int], dtype) -> Array:
     return rows(jnp.arange(shape[0]))
 
 
+@serializable
 class AnnealPath(NamedTuple):
     """Result of :func:`anneal`.
 
@@ -86,6 +88,7 @@ class AnnealPath(NamedTuple):
     sigma_ref: Array
 
 
+@serializable
 class LloydResult(NamedTuple):
     """Result of :func:`lloyd`.
 

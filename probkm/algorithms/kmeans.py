@@ -21,9 +21,11 @@ import jax.numpy as jnp
 from jax import Array
 
 from probkm.algorithms.annealing import AnnealPath, anneal, assign, kmeans_plusplus, lloyd
+from probkm.core.exported import serializable
 from probkm.core.programs import compiled
 
 
+@serializable
 class KMeansCandidates(NamedTuple):
     """Candidate k-means solutions, candidate 0 from annealing.
 
@@ -105,7 +107,7 @@ def subsample_rows(rng_key: Array, x: Array, max_rows: int, row_weights: Array |
     return x[rows], jnp.ones(max_rows, x.dtype)
 
 
-@compiled(static_argnames=("n_clusters", "n_init", "anneal_max_iter", "max_iter", "init_samples", "anneal_samples"))
+@compiled(on_disk=True, static_argnames=("n_clusters", "n_init", "anneal_max_iter", "max_iter", "init_samples", "anneal_samples"))
 def kmeans_candidates(
     rng_key: Array,
     x: Array,

@@ -17,6 +17,8 @@ from typing import Any, Callable
 
 import jax
 
+from probkm.core.exported import DiskProgram
+
 # programs kept before trimming: a K-scan or a cross-validation needs a handful; a program
 # holds about 250 memory mappings (benchmarks/soak.py), so 64 stay far below the 65,530 limit
 MAX_PROGRAMS = 64
@@ -24,7 +26,7 @@ MAX_PROGRAMS = 64
 _COMPILED: list = []  # every function made by `compiled`, recorded once, at import
 
 
-def compiled(fun: Callable | None = None, **jit_kwargs: Any) -> Callable:
+def compiled(fun: Callable | None = None, *, on_disk: bool = False, **jit_kwargs: Any) -> Callable:
     """``jax.jit(fun, **jit_kwargs)``, recorded so that :func:`trim_programs` can drop its programs.
 
     Usable as ``@compiled`` or ``@compiled(static_argnames=...)``.
@@ -33,6 +35,10 @@ def compiled(fun: Callable | None = None, **jit_kwargs: Any) -> Callable:
     ----------
     fun : callable, optional
         The function to compile.
+    on_disk : bool, default False
+        Also keep its traced programs on disk while a compilation cache folder is set, so a
+        fresh process neither traces nor lowers them again (:mod:`probkm.core.exported`). For
+        the few programs a fit runs from the top; their static arguments must be keyword-only.
     **jit_kwargs
         Passed to ``jax.jit``.
 
@@ -52,8 +58,10 @@ def compiled(fun: Callable | None = None, **jit_kwargs: Any) -> Callable:
     9.0
     """
     if fun is None:
-        return lambda f: compiled(f, **jit_kwargs)
+        return lambda f: compiled(f, on_disk=on_disk, **jit_kwargs)
     jitted = jax.jit(fun, **jit_kwargs)
+    if on_disk:
+        jitted = DiskProgram(fun, jitted, tuple(jit_kwargs.get("static_argnames", ())))
     _COMPILED.append(jitted)
     return jitted
 

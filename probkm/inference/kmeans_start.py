@@ -78,6 +78,7 @@ def map_starts(
 
 
 @compiled(
+    on_disk=True,
     static_argnames=("model", "static_kwargs", "n_init", "map_restarts", "init_samples", "num_steps", "optimizer", "learning_rate"),
 )
 def _map_from_kmeans(
