@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
+from probkm.core.exported import serializable
 from probkm.core.likelihood import (
     Columns,
     column_distances,
@@ -30,7 +31,6 @@ from probkm.core.likelihood import (
     squared_distances,
     tempered_softmax,
 )
-from probkm.core.exported import serializable
 from probkm.core.programs import compiled
 
 FIRST_CRITICAL_TEMPERATURE = 0.5
