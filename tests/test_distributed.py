@@ -5,10 +5,12 @@ Two processes (two CPU devices each, gloo collectives over TCP) each hold half o
 results must be those of one process holding all rows on one device.
 """
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,21 +34,28 @@ def run_together(commands: list[list[str]], env: dict) -> None:
     On the first failure the others are killed: a process whose peer died would wait for it
     in a collective.
     """
-    procs = [subprocess.Popen(c, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for c in commands]
-    deadline = time.monotonic() + TIMEOUT_S
-    try:
-        while any(p.poll() is None for p in procs):
-            failed = any(p.returncode not in (None, 0) for p in procs)
-            if failed or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-        outputs = [p.communicate()[0] for p in procs]
-    for command, p, output in zip(commands, procs, outputs):
-        assert p.returncode == 0, f"{' '.join(command[1:])} exited with {p.returncode} (killed after {TIMEOUT_S} s if -9):\n{output[-3000:]}"
+    with contextlib.ExitStack() as stack:
+        # output to files, not pipes: an unread pipe that fills up would block its writer
+        logs = [stack.enter_context(tempfile.TemporaryFile(mode="w+")) for _ in commands]
+        procs = [subprocess.Popen(c, env=env, stdout=log, stderr=subprocess.STDOUT, text=True) for c, log in zip(commands, logs)]
+        deadline = time.monotonic() + TIMEOUT_S
+        try:
+            while True:
+                codes = [p.poll() for p in procs]  # every one: any() would stop at the first running
+                if all(c is not None for c in codes) or any(c not in (None, 0) for c in codes) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                p.wait()
+        failures = []
+        for command, p, log in zip(commands, procs, logs):
+            if p.returncode != 0:
+                log.seek(0)
+                failures.append(f"{' '.join(command[1:])} exited with {p.returncode}:\n{log.read()[-3000:]}")
+    assert not failures, f"(-9: killed after {TIMEOUT_S} s, or when another failed)\n" + "\n".join(failures)
 
 
 @pytest.fixture(scope="module")
