@@ -30,9 +30,9 @@ blocks with rows of weight 0 and pass the weights, built the same way, as ``row_
 Every process must make the same calls with the same keys and starting values; each then
 holds the same (replicated) results. ``fit_nuts`` is called the same way, with
 ``chain_method="sequential"`` or ``"vectorized"`` (``"parallel"`` runs the chains on one
-process's devices, which do not hold all the rows). Left unset, the priors' data-derived settings are reductions over the
-global array. ``tests/test_distributed.py`` runs this with two processes on one host and
-checks the MAP and NUTS draws against one process.
+process's devices, which do not hold all the rows). Left unset, the priors' data-derived
+settings are reductions over the global array. ``tests/test_distributed.py`` runs this with
+two processes on one host and checks the MAP and NUTS draws against one process.
 """
 
 from __future__ import annotations
