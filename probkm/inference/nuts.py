@@ -24,7 +24,8 @@ after some steps (each remains a valid run).
 from __future__ import annotations
 
 import warnings
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -36,8 +37,8 @@ from numpyro.infer.initialization import init_to_median, init_to_value
 from numpyro.infer.util import initialize_model
 
 from probkm._checks import check_choice
-from probkm.inference.model_kwargs import split_model_kwargs
 from probkm.core.programs import compiled
+from probkm.inference.model_kwargs import split_model_kwargs
 
 CHAIN_METHODS = ("sequential", "vectorized", "parallel")
 # MCMC's order: its default field "diverging" first, then the requested extra fields
@@ -237,7 +238,8 @@ def fit_nuts(
     Raises
     ------
     ValueError
-        For an unknown ``chain_method``.
+        For an unknown ``chain_method``, or ``"parallel"`` chains on ``x`` sharded over
+        several processes (:mod:`probkm.inference.sharding`).
     RuntimeError
         If the log density or its gradient is not finite at a chain's initial point.
 
@@ -270,6 +272,11 @@ def fit_nuts(
         )
         chain_method = "sequential"
     if chain_method == "parallel" and num_chains > 1:
+        if isinstance(x, jax.Array) and not x.is_fully_addressable:
+            raise ValueError(
+                "chain_method='parallel' runs the chains on this process's devices, which do not hold "
+                "all of x (it is sharded over several processes); use 'sequential' or 'vectorized'."
+            )
         # every chain needs every row: copy x to each chain's device now, as x may be sharded
         # over other devices (all of them, say), which one jitted computation cannot mix
         x = jax.device_put(x, NamedSharding(_chain_mesh(num_chains), PartitionSpec()))

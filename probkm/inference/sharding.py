@@ -5,15 +5,39 @@ letting XLA partition the jitted computation (GSPMD) gives the same result as on
 up to the order of floating-point additions. Pass the returned array to
 :func:`probkm.inference.map.fit_map` or :func:`probkm.inference.nuts.fit_nuts` in place of ``x``.
 
-On several GPUs of one host, ``jax.devices()`` lists them all. On several hosts, call
-``jax.distributed.initialize()`` on each host first; ``jax.devices()`` then spans every host
-and the same mesh works (each host must hold its own rows: build the global array with
-``jax.make_array_from_process_local_data(row_sharding(), local_rows)``).
+On several GPUs of one host, ``jax.devices()`` lists them all and :func:`shard_rows` splits
+``x`` over them.
+
+On several hosts (or several processes of one host), every process runs the same program:
+it joins ``jax.distributed``, holds only its own rows, and the global array is built from
+each process's block (process 0's rows first, the order of ``jax.devices()``). Every
+process needs the same number of rows (a multiple of its local device count), so pad the
+blocks with rows of weight 0 and pass the weights, built the same way, as ``row_weights``::
+
+    import jax
+    from probkm.core.models import spherical_gmm
+    from probkm.core.shapes import pad_rows
+    from probkm.inference.map import fit_map
+    from probkm.inference.sharding import row_sharding
+
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU hosts only
+    jax.distributed.initialize(coordinator_address="host0:1234", num_processes=n_hosts, process_id=i)
+    local_x, local_w = pad_rows(my_rows, n_rows=rows_per_host)  # the same rows_per_host everywhere
+    x = jax.make_array_from_process_local_data(row_sharding(), local_x.astype("float32"))
+    w = jax.make_array_from_process_local_data(row_sharding(), local_w.astype("float32"))
+    result = fit_map(jax.random.key(0), x, spherical_gmm, init_values, n_components=3, row_weights=w)
+
+Every process must make the same calls with the same keys and starting values; each then
+holds the same (replicated) results. ``fit_nuts`` is called the same way, with
+``chain_method="sequential"`` or ``"vectorized"`` (``"parallel"`` runs the chains on one
+process's devices, which do not hold all the rows). Left unset, the priors' data-derived
+settings are reductions over the global array. ``tests/test_distributed.py`` runs this with
+two processes on one host and checks the MAP and NUTS draws against one process.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import jax
 import numpy as np
