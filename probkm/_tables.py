@@ -36,6 +36,13 @@ class Column(NamedTuple):
         Entries that are numbers.
     first_text : tuple of (int, str) or None
         The file line and text of the first entry that is neither a number nor missing.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from probkm._tables import Column
+    >>> Column("kind", np.full(2, np.nan), ("a", "NA"), 0, (2, "a")).kind
+    'text'
     """
 
     name: str
@@ -107,6 +114,17 @@ def read_csv_columns(path: Path) -> tuple[list[Column], list[str]]:
     ------
     InvalidValue
         No data rows, or rows of different lengths (naming the line).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from probkm._tables import read_csv_columns
+    >>> path = Path(tempfile.mkdtemp()) / "r.csv"
+    >>> _ = path.write_text('"","len","kind"\\n"1",1.5,"a"\\n"2",NA,"b"\\n')
+    >>> columns, notes = read_csv_columns(path)
+    >>> [(c.name, c.kind) for c in columns], notes[0][:40]
+    ([('len', 'numeric'), ('kind', 'text')], 'the unnamed first column holds row names')
     """
     with path.open(newline="") as handle:
         reader = csv.reader(handle)
@@ -138,7 +156,15 @@ def read_csv_columns(path: Path) -> tuple[list[Column], list[str]]:
 
 
 def array_columns(X: np.ndarray) -> list[Column]:
-    """The columns ``x0, x1, ...`` of a 2-D numeric array (a ``.npy`` file)."""
+    """The columns ``x0, x1, ...`` of a 2-D numeric array (a ``.npy`` file).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from probkm._tables import array_columns
+    >>> [(c.name, c.n_numbers) for c in array_columns(np.array([[1.0, np.nan], [2.0, 3.0]]))]
+    [('x0', 2), ('x1', 1)]
+    """
     return [Column(f"x{j}", X[:, j], None, int(np.sum(~np.isnan(X[:, j]))), None) for j in range(X.shape[1])]
 
 
@@ -177,7 +203,15 @@ def _require_numeric(columns: list[Column], j: int, what: str, where: str) -> No
 
 class Picked(NamedTuple):
     """What :func:`pick_columns` returns: ``X (N, D)`` with NaN where missing, the labels
-    ``(N,)`` or ``None``, the feature names ``(D,)`` and notes."""
+    ``(N,)`` or ``None``, the feature names ``(D,)`` and notes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from probkm._tables import Picked
+    >>> Picked(np.zeros((2, 1)), None, ("a",), []).names
+    ('a',)
+    """
 
     X: np.ndarray
     labels: np.ndarray | None
@@ -209,6 +243,15 @@ def pick_columns(columns: list[Column], *, columns_wanted: Sequence[Any] | None 
         An unknown column (the message lists those available), a chosen column that is not
         numeric (naming column, line and value), a column that mixes numbers and text, or no
         numeric column at all.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from probkm._tables import array_columns, pick_columns
+    >>> table = array_columns(np.array([[1.0, 2.0, 0.0], [3.0, 4.0, 1.0]]))
+    >>> picked = pick_columns(table, columns_wanted=["x1", 0], label_column=2)
+    >>> picked.X.tolist(), picked.labels.tolist(), picked.names
+    ([[2.0, 1.0], [4.0, 3.0]], [0.0, 1.0], ('x1', 'x0'))
     """
     label_index = None if label_column is None else _resolve(columns, label_column, "label_column", where)
     notes: list[str] = []
