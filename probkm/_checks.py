@@ -313,6 +313,31 @@ class Text(Constraint):
 
 
 @dataclass(frozen=True)
+class ColumnKey(Constraint):
+    """A column of a table: its name (a non-empty string) or its 0-based index (an int >= 0).
+
+    Examples
+    --------
+    >>> from probkm._checks import ColumnKey, ListOf, check
+    >>> check("data.columns", ["waiting", 0], ListOf(ColumnKey()))
+    ('waiting', 0)
+    >>> ColumnKey().holds(-1)
+    False
+    """
+
+    allowed: str = "a column name (string) or 0-based index (int >= 0)"
+
+    def has_type(self, value):
+        return isinstance(value, str) or _is_int(value)
+
+    def holds(self, value):
+        return bool(value) if isinstance(value, str) else value >= 0
+
+    def normalise(self, value):
+        return value if isinstance(value, str) else int(value)
+
+
+@dataclass(frozen=True)
 class ListOf(Constraint):
     """A list (or tuple) of at least ``min_len`` items, each meeting ``item``; becomes a tuple.
 

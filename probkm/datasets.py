@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import csv
+from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from probkm._checks import InvalidValue, Options, check, check_numeric_2d
+from probkm._tables import array_columns, pick_columns, read_csv_columns
 from probkm.core.likelihood import sample_mixture
 
 LAYOUTS = ("random", "polygon")
@@ -29,6 +30,10 @@ class Dataset(NamedTuple):
         True means, when known (synthetic data), else ``None``.
     name : str
         A description for reports.
+    feature_names : tuple of str, or None
+        The name of each column of ``X`` (a file's header; ``x0, x1, ...`` without one).
+    notes : tuple of str
+        What reading the data left out or found missing, one sentence each, for the user to see.
 
     Examples
     --------
@@ -42,6 +47,8 @@ class Dataset(NamedTuple):
     labels: np.ndarray | None
     means: np.ndarray | None
     name: str
+    feature_names: tuple[str, ...] | None = None
+    notes: tuple[str, ...] = ()
 
 
 def synthetic_mixture(
@@ -123,37 +130,6 @@ def _polygon_means(n_components: int, n_features: int, separation: float) -> np.
     return means
 
 
-def _read_csv(path: Path) -> np.ndarray:
-    with path.open(newline="") as handle:
-        rows = [row for row in csv.reader(handle) if row and any(cell.strip() for cell in row)]
-    if not rows:
-        raise InvalidValue(f"{path}: the file has no data rows.")
-    start = 0
-    try:
-        [float(cell) for cell in rows[0]]
-    except ValueError:
-        start = 1  # a header row
-    width = len(rows[start]) if start < len(rows) else 0
-    values = []
-    for number, row in enumerate(rows[start:], start=start + 1):
-        if len(row) != width:
-            raise InvalidValue(f"{path}: line {number} has {len(row)} columns, but line {start + 1} has {width}.")
-        try:
-            values.append([float(cell) for cell in row])
-        except ValueError:
-            bad = next(cell for cell in row if not _is_float(cell))
-            raise InvalidValue(f"{path}: line {number} has the non-numeric value {bad!r}; every value must be a number.") from None
-    return np.asarray(values, dtype=float)
-
-
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
-
-
 SKLEARN_DATASETS = ("iris", "wine", "breast_cancer", "digits")
 
 
@@ -187,29 +163,45 @@ def load_bundled(name: str) -> Dataset:
     import sklearn.datasets
 
     bunch = getattr(sklearn.datasets, f"load_{name}")()
-    return Dataset(np.asarray(bunch.data, dtype=float), np.asarray(bunch.target), None, f"scikit-learn {name}")
+    names = tuple(str(n) for n in getattr(bunch, "feature_names", range(bunch.data.shape[1])))
+    return Dataset(np.asarray(bunch.data, dtype=float), np.asarray(bunch.target), None, f"scikit-learn {name}", names)
 
 
-def load_data(path: str | Path) -> Dataset:
-    """Read data from a ``.csv`` (optional header) or ``.npy`` file, or a bundled data set.
+def load_data(path: str | Path, *, columns: Sequence[str | int] | None = None, label_column: str | int | None = None) -> Dataset:
+    """Read data from a ``.csv`` or ``.npy`` file, or a bundled data set.
+
+    A CSV may have a header (quoted or not), R's ``write.csv`` row names (an unnamed first
+    column, left out), text columns (left out with a note unless named in ``columns``) and
+    missing entries written ``NA``, left empty or ``NaN``, which become NaN. Infinity is refused.
 
     Parameters
     ----------
     path : str or pathlib.Path
         The file (``.csv``, ``.txt`` or ``.npy``), or ``sklearn:<name>`` for a data set
         bundled with scikit-learn (:func:`load_bundled`).
+    columns : sequence of str or int, or None
+        The features: header names, or 0-based indices counted after any row-name column
+        (a string of digits that is not a name counts as an index). ``None``: every numeric
+        column but ``label_column``.
+    label_column : str, int or None
+        A column kept out of ``X`` and returned as ``labels`` (its entries as written), to
+        compare clusters with known classes. Not for bundled data sets, which carry their labels.
 
     Returns
     -------
     Dataset
-        ``X`` of shape ``(n_samples, n_features)``, named after the file.
+        ``X`` of shape ``(n_samples, n_features)`` with NaN where an entry is missing, named
+        after the file, with ``feature_names`` and ``notes`` (what was left out or missing).
+        :func:`scale_note` says whether one shared sigma suits the features' units.
 
     Raises
     ------
     FileNotFoundError
         If there is no such file.
     ValueError
-        For an unsupported file type, or a file that is not a numeric table.
+        For an unsupported file type, a file that is not a table, an unknown column (the
+        message lists the available ones), a chosen column that is not numeric (naming the
+        line and value), a column mixing numbers and text, or infinite values.
 
     Examples
     --------
@@ -220,26 +212,104 @@ def load_data(path: str | Path) -> Dataset:
     ...     _ = (Path(folder) / "points.csv").write_text("a,b\\n1,2\\n3,4\\n")
     ...     print(load_data(Path(folder) / "points.csv").X.tolist())
     [[1.0, 2.0], [3.0, 4.0]]
-    >>> load_data("sklearn:wine").X.shape
-    (178, 13)
+    >>> text = '"","len","kind"\\n"1",1.5,"a"\\n"2",NA,"b"\\n"3",2.5,"a"\\n'  # R's write.csv
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = (Path(folder) / "r.csv").write_text(text)
+    ...     data = load_data(Path(folder) / "r.csv", label_column="kind")
+    >>> data.X.ravel().tolist(), data.labels.tolist(), data.feature_names
+    ([1.5, nan, 2.5], ['a', 'b', 'a'], ('len',))
+    >>> load_data("sklearn:wine", columns=["alcohol", 12]).X.shape
+    (178, 2)
     """
     if str(path).startswith("sklearn:"):
-        return load_bundled(str(path).split(":", 1)[1])
+        bundled = load_bundled(str(path).split(":", 1)[1])
+        if label_column is not None:
+            raise InvalidValue(f"{path} carries its own labels; label_column applies to files.")
+        if columns is None:
+            return bundled
+        table = array_columns(bundled.X)
+        table = [c._replace(name=n) for c, n in zip(table, bundled.feature_names)]
+        picked = pick_columns(table, columns_wanted=columns, where=f"{path}: ")
+        return bundled._replace(X=picked.X, feature_names=picked.names)
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such data file.")
     suffix = path.suffix.lower()
+    notes: list[str] = []
     if suffix == ".npy":
         try:
-            X = np.load(path, allow_pickle=False)
+            array = np.load(path, allow_pickle=False)
         except ValueError as err:
             raise InvalidValue(f"{path}: not a readable .npy array ({err}).") from None
+        table = array_columns(_finite_or_nan(array, str(path)))
     elif suffix in (".csv", ".txt"):
-        X = _read_csv(path)
+        table, notes = read_csv_columns(path)
     else:
         raise InvalidValue(f"{path}: unsupported file type {suffix!r}; use .csv or .npy.")
+    picked = pick_columns(table, columns_wanted=columns, label_column=label_column, where=f"{path}: ")
+    X = _finite_or_nan(picked.X, str(path))
+    return Dataset(X, picked.labels, None, path.name, picked.names, tuple(notes + picked.notes))
+
+
+def _finite_or_nan(X: Any, name: str) -> np.ndarray:
+    """``X`` as a 2-D float array; NaN (missing) allowed, infinity and anything else refused."""
+    arr = np.asarray(X)
     try:
-        X = check_numeric_2d(X, name=str(path))
+        if arr.dtype.kind in "fc" and arr.ndim == 2:
+            check_numeric_2d(np.where(np.isnan(arr), 0.0, arr), name=name)
+            return np.asarray(arr, dtype=float)
+        return check_numeric_2d(arr, name=name)
     except (TypeError, ValueError) as err:
         raise InvalidValue(str(err)) from None
-    return Dataset(X, None, None, path.name)
+
+
+SCALE_RATIO = 10.0
+
+
+def scale_note(X: np.ndarray, feature_names: Sequence[str] | None = None, *, ratio: float = SCALE_RATIO) -> str | None:
+    """A warning when the features' standard deviations differ more than ``ratio``-fold, else ``None``.
+
+    The model's one shared sigma measures every feature in the same units, so a feature
+    with a much larger spread decides the clusters alone. Missing entries (NaN) are ignored;
+    constant features are not compared.
+
+    Parameters
+    ----------
+    X : numpy.ndarray, shape (n_samples, n_features)
+    feature_names : sequence of str, optional
+        Names for the message; ``x0, x1, ...`` by default.
+    ratio : float, default 10
+        The largest ratio of standard deviations left without a note.
+
+    Returns
+    -------
+    str or None
+        One sentence naming the features and their standard deviations, and the remedy.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from probkm.datasets import scale_note
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.c_[rng.normal(3.5, 1.1, 272), rng.normal(71, 13.6, 272)]
+    >>> print(scale_note(X, ["eruptions", "waiting"]))  # doctest: +NORMALIZE_WHITESPACE
+    the features' standard deviations differ 12-fold (eruptions 1.12, waiting 13.6); one shared sigma
+    treats a unit of every feature alike, so the widest features decide the clusters. Fit on z-scores
+    with --standardize (data.standardize), or rescale the columns to comparable units.
+    >>> scale_note((X - X.mean(0)) / X.std(0)) is None
+    True
+    """
+    sd = np.nanstd(np.asarray(X, dtype=float), axis=0)
+    names = list(feature_names) if feature_names is not None else [f"x{j}" for j in range(len(sd))]
+    varied = [(n, s) for n, s in zip(names, sd) if s > 0]
+    if len(varied) < 2:
+        return None
+    low, high = min(s for _, s in varied), max(s for _, s in varied)
+    if high <= ratio * low:
+        return None
+    shown = varied if len(varied) <= 8 else sorted(varied, key=lambda item: item[1])[:3] + [("...", None)] + sorted(varied, key=lambda item: item[1])[-3:]
+    listed = ", ".join(n if s is None else f"{n} {s:.3g}" for n, s in shown)
+    return (
+        f"the features' standard deviations differ {high / low:.0f}-fold ({listed}); one shared sigma treats a unit of every feature alike, "
+        "so the widest features decide the clusters. Fit on z-scores with --standardize (data.standardize), or rescale the columns to comparable units."
+    )

@@ -102,7 +102,7 @@ def test_fit_and_generate_on_a_user_file(tmp_path, mixture_data):
     [
         ("1,2\n3,x\n", "line 2 has the non-numeric value 'x'"),
         ("1,2\n3\n", "line 2 has 1 columns, but line 1 has 2"),
-        ("1,2\nnan,4\n", "contains NaN at row 1, column 0"),
+        ("1,2\ninf,4\n", "contains infinity at row 1, column 0"),
     ],
 )
 def test_bad_data_files_are_named(tmp_path, capsys, content, message):

@@ -18,6 +18,7 @@ EXAMPLES = """examples:
   probkm run                                   the default job on built-in synthetic data
   probkm run configs/nuts_wine.yaml --set mcmc.num_samples=200
   probkm fit data.csv -k 3 --inference mcmc --out fit-out
+  probkm fit iris.csv -k 3 --label-column Species --standardize --out iris-fit
   probkm generate data.csv -k 3 --n 1000 --model kmeans --sigma plugin --out gen-out
   probkm select data.csv --k 1:12 --criterion bic --out select-out
   probkm select --config configs/select.yaml --criterion annealing
@@ -40,6 +41,17 @@ def _common(parser: argparse.ArgumentParser, default_out: str | None) -> None:
     parser.add_argument("--force", action="store_true", help="replace the output folder if it exists")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
     parser.add_argument("--seed", type=int, default=None, help="random seed (same seed, same numbers)")
+
+
+def _data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--columns", default=None, metavar="COLS", help="the features: comma-separated header names or 0-based indices (default: every numeric column; text columns are left out with a note)")
+    parser.add_argument("--label-column", default=None, metavar="COL", help="a column of known classes (name or 0-based index), kept out of the features; the report gives the adjusted Rand index of the clusters against it")
+    parser.add_argument("--standardize", action="store_true", help="fit on z-scores of each feature; means, sigma (one sd per feature) and generated data are reported in the data's units")
+
+
+def _column_keys(text: str | None) -> list[str] | None:
+    """``"a, b,2"`` -> ``["a", "b", "2"]`` (names, or indices as digits)."""
+    return None if text is None else [part.strip() for part in text.split(",")]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,8 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--num-samples", type=int, default=1000, help="NUTS draws per chain")
     fit.add_argument("--num-warmup", type=int, default=500, help="NUTS warmup steps per chain")
     fit.add_argument("--num-chains", type=int, default=2, help="NUTS chains")
-    fit.add_argument("--known-sigma", type=float, default=None, metavar="SIGMA", help="for gmm: fix sigma at this value (units of DATA) instead of fitting it")
+    fit.add_argument("--known-sigma", type=float, default=None, metavar="SIGMA", help="for gmm: fix sigma at this value (units of DATA; z-units with --standardize) instead of fitting it")
     fit.add_argument("--equal-weights", action="store_true", help="for gmm: fix every weight at 1/K instead of fitting them")
+    _data_options(fit)
     _common(fit, "probkm-fit")
 
     gen = sub.add_parser("generate", help="fit, then generate new data like DATA", description="Fit a model to DATA and write N new points with their labels.")
@@ -89,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--n", type=int, default=None, help="points to generate (default: as many as DATA has)")
     gen.add_argument("--model", choices=("gmm", "kmeans"), default="kmeans", help="kmeans (default) or gmm")
     gen.add_argument("--inference", choices=("map", "mcmc"), default="map", help="for gmm: map or mcmc")
-    gen.add_argument("--sigma", default="plugin", help="for kmeans: plugin, prior, posterior, or a positive number")
+    gen.add_argument("--sigma", default="plugin", help="for kmeans: plugin, prior, posterior, or a positive number (units of DATA; z-units with --standardize)")
+    _data_options(gen)
     _common(gen, "probkm-generate")
 
     select = sub.add_parser("select", help="how many clusters: scan K by BIC, AIC, ICL, LOO or the annealing staircase", description="Scan K on DATA (or the configured data), choose one by the criterion, and write the table, the figures, a report and data generated from the chosen (or, for loo, the stacked) model.")
@@ -98,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     select.add_argument("--k", default=None, metavar="LOW:HIGH", help="the K to scan, e.g. 1:12 (or one number N for 1:N)")
     select.add_argument("--criterion", choices=("bic", "aic", "icl", "loo", "annealing"), default=None, help="default bic (or the config's)")
     select.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a select setting, e.g. --set num_samples=200 (repeatable)")
+    _data_options(select)
     _common(select, None)
 
     ident = sub.add_parser("identifiability", help="the sigma identifiability study (NUTS on GMM, annealed and k-means models)", description="Show, with ArviZ diagnostics, that sigma is identified by the mixture and not by the k-means objective.")
@@ -145,56 +160,85 @@ def _fit_estimator(args, X):
     return probkm.SphericalGMM(args.n_components, inference=args.inference, random_state=seed, **settings, **known).fit(X)
 
 
+def _load(args, say):
+    """The data of ``fit`` and ``generate``: read, noted, and in the coordinates the model sees."""
+    from probkm.cli.units import FeatureScaling, data_section
+    from probkm.datasets import load_data
+
+    dataset = load_data(args.data, columns=_column_keys(args.columns), label_column=args.label_column)
+    scaling = FeatureScaling.of(dataset.X, args.standardize)
+    return dataset, scaling, data_section(dataset, scaling, say)
+
+
 def _cmd_fit(args, say) -> Path:
     import json
 
+    from probkm.cli.units import label_agreement, sigma_lines
     from probkm.cli.workflow import nuts_report
-    from probkm.datasets import load_data
     from probkm.reporting.outputs import prepare_output_dir, write_csv, write_figure, write_netcdf, write_text
     from probkm.reporting.plots import plot_clusters
 
-    dataset = load_data(args.data)
+    dataset, scaling, data_lines = _load(args, say)
+    Z = scaling.forward(dataset.X)
     out = prepare_output_dir(args.out, force=args.force)
     say(f"fitting {args.model} (K={args.n_components}) to {dataset.name}; writing into {out.resolve()}")
-    est = _fit_estimator(args, dataset.X)
+    est = _fit_estimator(args, Z)
+    sigma_name = "plugin_sigma" if args.model == "kmeans" else "sigma"
     if args.model == "kmeans":
-        means, sigma, labels = est.cluster_centers_, est.sigma_, est.labels_
-        params = {"cluster_centers": means.tolist(), "inertia": est.inertia_, "plugin_sigma": sigma, "weights": est.weights_.tolist()}
+        means_z, sigma, labels = est.cluster_centers_, est.sigma_, est.labels_
+        params = {"cluster_centers": scaling.backward(means_z).tolist(), "inertia": est.inertia_, "weights": est.weights_.tolist()}
     else:
-        means, sigma, labels = est.means_, est.sigma_, est.predict(dataset.X)
-        params = {"means": means.tolist(), "weights": est.weights_.tolist(), "sigma": sigma, "mean_log_likelihood": est.score(dataset.X)}
+        means_z, sigma, labels = est.means_, est.sigma_, est.predict(Z)
+        params = {"means": scaling.backward(means_z).tolist(), "weights": est.weights_.tolist(), "mean_log_likelihood": est.score(Z) + scaling.log_jacobian}
         write_netcdf(out / "idata.nc", est.idata_)
+    if scaling.standardized:  # one sigma in z-units is one sd per feature in the data's units
+        params.update({f"{sigma_name}_z": sigma, f"{sigma_name}_per_feature": scaling.sigma(sigma).tolist(), "standardized": {"mean": scaling.center.tolist(), "sd": scaling.scale.tolist()}})
+    else:
+        params[sigma_name] = sigma
+    ari, ari_lines = label_agreement(dataset, labels, args.label_column)
+    if ari is not None:
+        params["adjusted_rand_index"] = ari
+        say(f"adjusted Rand index against {args.label_column!r}: {ari:.4f}")
     section = nuts_report(est.idata_, est.convergence_) if args.model == "gmm" and args.inference == "mcmc" else None
-    write_csv(out / "labels.csv", dataset.X, labels)
+    write_csv(out / "labels.csv", dataset.X, labels, names=dataset.feature_names)
     write_text(out / "params.json", json.dumps({**params, **(section.summary if section else {})}, indent=2))
-    rows = ["# probkm fit", "", f"{args.model} with K = {args.n_components} on {dataset.name}.", "", "| cluster | mean |", "|---|---|"]
-    rows += [f"| {k} | ({', '.join(f'{v:.4f}' for v in m)}) |" for k, m in enumerate(means)]
-    rows += ["", f"sigma = {sigma:.4f}", ""] + (section.lines if section else [])
+    rows = ["# probkm fit", "", f"{args.model} with K = {args.n_components} on {dataset.name}.", "", *data_lines, "| cluster | mean |", "|---|---|"]
+    rows += [f"| {k} | ({', '.join(f'{v:.4f}' for v in m)}) |" for k, m in enumerate(scaling.backward(means_z))]
+    rows += ["", *sigma_lines(sigma, scaling, dataset.feature_names or [f"x{j}" for j in range(Z.shape[1])]), "", *ari_lines] + (section.lines if section else [])
     write_text(out / "report.md", "\n".join(rows))
-    write_figure(out / "clusters.png", plot_clusters(dataset.X, means, sigma, labels=labels))
+    title = "z-scores, fitted centroids and one-sigma circles" if scaling.standardized else "Data, fitted centroids and one-sigma circles"
+    write_figure(out / "clusters.png", plot_clusters(Z, means_z, sigma, labels=labels, title=title))
     return out
 
 
 def _cmd_generate(args, say) -> Path:
-    from probkm.datasets import load_data
+    from probkm.cli.units import label_agreement, sigma_lines
     from probkm.reporting.outputs import prepare_output_dir, write_csv, write_figure, write_text
     from probkm.reporting.plots import plot_generated
 
-    dataset = load_data(args.data)
+    dataset, scaling, data_lines = _load(args, say)
+    Z = scaling.forward(dataset.X)
     sigma = args.sigma
     try:
         sigma = float(sigma)
     except ValueError:
         pass
     out = prepare_output_dir(args.out, force=args.force)
-    est = _fit_estimator(args, dataset.X)
+    est = _fit_estimator(args, Z)
     n = args.n or len(dataset.X)
     seed = 1 if args.seed is None else args.seed + 1
-    X, y = est.sample(n, sigma=sigma, random_state=seed) if args.model == "kmeans" else est.sample(n, random_state=seed)
-    write_csv(out / "generated.csv", X, y)
+    Zg, y = est.sample(n, sigma=sigma, random_state=seed) if args.model == "kmeans" else est.sample(n, random_state=seed)
+    X = scaling.backward(Zg)
+    write_csv(out / "generated.csv", X, y, names=dataset.feature_names)
     name = f"k-means, sigma={args.sigma}" if args.model == "kmeans" else f"GMM ({args.inference})"
     write_figure(out / "generated.png", plot_generated(dataset.X, [(name, X, y)]))
-    write_text(out / "report.md", f"# probkm generate\n\n{n} points from {name}, fitted to {dataset.name} with K = {args.n_components}.\n")
+    _, ari_lines = label_agreement(dataset, est.labels_ if args.model == "kmeans" else est.predict(Z), args.label_column)
+    names = dataset.feature_names or [f"x{j}" for j in range(Z.shape[1])]
+    fitted = sigma_lines(est.sigma_, scaling, names, what="fitted sigma" if args.model == "gmm" else "plug-in sigma")
+    rows = ["# probkm generate", "", f"{n} points from {name}, fitted to {dataset.name} with K = {args.n_components}.", "", *data_lines, *fitted, ""]
+    if scaling.standardized:
+        rows += ["Generated in z-scores and mapped back to the data's units (each feature times its sd, plus its mean).", ""]
+    write_text(out / "report.md", "\n".join(rows + ari_lines))
     say(f"wrote {n} points to {out / 'generated.csv'}")
     return out
 
@@ -213,6 +257,7 @@ def _cmd_select(args, say) -> Path:
     import dataclasses
 
     from probkm.cli.config import load_select_config
+    from probkm.cli.units import FeatureScaling, data_section, label_agreement, sigma_lines
     from probkm.cli.workflow import load_dataset
     from probkm.reporting.outputs import prepare_output_dir
     from probkm.selection.report import write_selection
@@ -221,19 +266,31 @@ def _cmd_select(args, say) -> Path:
     overrides = list(args.set) + (_k_range(args.k) if args.k else [])
     overrides += [f"criterion={args.criterion}"] * bool(args.criterion) + [f"seed={args.seed}"] * (args.seed is not None)
     config = load_select_config(args.config, overrides)
-    if args.data:
-        config = dataclasses.replace(config, data=dataclasses.replace(config.data, source=args.data))
-    dataset = load_dataset(config)
+    given = {"source": args.data, "columns": _column_keys(args.columns), "label_column": args.label_column, "standardize": args.standardize or None}
+    config = dataclasses.replace(config, data=dataclasses.replace(config.data, **{k: v for k, v in given.items() if v is not None}))
+    dataset = load_dataset(config, standardize=False)
+    scaling = FeatureScaling.of(dataset.X, config.data.standardize)
+    data_lines = data_section(dataset, scaling, say)
+    Z = scaling.forward(dataset.X)
     out = prepare_output_dir(args.out or config.output, force=args.force)
     say(f"selecting K in {config.k_min}..{config.k_max} by {config.criterion} on {dataset.name}; writing into {out.resolve()}")
     params = {"n_init": config.n_init, "map_restarts": config.map_restarts}
     if config.criterion == "loo":
         params.update(num_warmup=config.num_warmup, num_samples=config.num_samples, num_chains=config.num_chains)
     result = select_n_components(
-        dataset.X, range(config.k_min, config.k_max + 1), config.criterion, config.seed,
+        Z, range(config.k_min, config.k_max + 1), config.criterion, config.seed,
         n_bootstrap=config.n_bootstrap, distinct_tol=config.distinct_tol, progress=say, **params,
     )
-    write_selection(result, out, data_name=dataset.name, n_generate=config.n_generate or len(dataset.X), random_state=config.seed + 1)
+    best = result.best_estimator_
+    ari, ari_lines = label_agreement(dataset, best.predict(Z), config.data.label_column)
+    if ari is not None:
+        say(f"adjusted Rand index of K = {result.n_components_} against {config.data.label_column!r}: {ari:.4f}")
+    names = dataset.feature_names or [f"x{j}" for j in range(Z.shape[1])]
+    chosen = sigma_lines(best.sigma_, scaling, names, what=f"sigma of the chosen K = {result.n_components_}") if scaling.standardized else []
+    write_selection(
+        result, out, data_name=dataset.name, n_generate=config.n_generate or len(dataset.X), random_state=config.seed + 1,
+        to_data_units=scaling.backward, feature_names=dataset.feature_names, extra_lines=data_lines + chosen + [""] * bool(chosen) + ari_lines,
+    )
     say(f"chose K = {result.n_components_}")
     return out
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from probkm._checks import Boolean, Constraint, InputError, Integer, ListOf, Optional, Options, Real, Text, check
+from probkm._checks import Boolean, ColumnKey, Constraint, InputError, Integer, ListOf, Optional, Options, Real, Text, check
 from probkm.core.models import SIGMA_PRIORS
 from probkm.estimators.annealed_kmeans import SIGMA_SOURCES
 from probkm.inference.map import OPTIMIZERS
@@ -92,7 +92,9 @@ class DataConfig:
     n_features: int = setting(2, Integer(1), "features of the synthetic data")
     sigma: float = setting(1.0, Real(0.0), "shared standard deviation of the synthetic clusters")
     separation: float = setting(8.0, Real(0.0), "distance between neighbouring synthetic cluster centres")
-    standardize: bool = setting(False, Boolean(), "fit on z-scores of each column")
+    columns: tuple[str | int, ...] | None = setting(None, Optional(ListOf(ColumnKey())), "features of a file, by header name or 0-based index; null: every numeric column")
+    label_column: str | int | None = setting(None, Optional(ColumnKey()), "a file's column of known classes, kept out of the features and compared with the clusters (adjusted Rand index)")
+    standardize: bool = setting(False, Boolean(), "fit on z-scores of each column (probkm select reports and generates in the data's units; probkm run reports in z-scores)")
     seed: int = setting(0, Integer(0), "seed of the synthetic data")
 
 
@@ -444,6 +446,8 @@ def config_to_yaml(config: RunConfig) -> str:
     """
     data = _as_dict(config)
     data["generate"]["sigma_sources"] = list(data["generate"]["sigma_sources"])
+    if data["data"]["columns"] is not None:
+        data["data"]["columns"] = list(data["data"]["columns"])
     return yaml.safe_dump(data, sort_keys=False)
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from probkm.estimators.annealed_kmeans import AnnealedKMeans
 from probkm.cli.config import RunConfig, config_to_yaml
-from probkm.datasets import Dataset, load_data, synthetic_mixture
+from probkm.datasets import Dataset, load_data, scale_note, synthetic_mixture
 from probkm.studies.diagnostics import posterior_contraction
 from probkm.studies.metrics import energy_distance, split_half_energy
 from probkm.estimators.spherical_gmm import SphericalGMM
@@ -34,15 +34,20 @@ from probkm.reporting.plots import plot_annealing_path, plot_clusters, plot_gene
 Progress = Callable[[str], None]
 
 
-def load_dataset(config: RunConfig) -> Dataset:
-    """The configured data set: synthetic, or read from ``config.data.source``.
+def load_dataset(config: RunConfig, *, standardize: bool | None = None) -> Dataset:
+    """The configured data set: synthetic, or read from ``config.data.source`` with its
+    ``columns`` and ``label_column``.
 
-    With ``config.data.standardize`` each column is centred and divided by its standard
-    deviation (constant columns are left unscaled).
+    With ``config.data.standardize`` (or ``standardize``, which overrides it) each column is
+    centred and divided by its standard deviation (constant columns are left unscaled), and the
+    run reports in those z-scores. ``probkm fit``, ``generate`` and ``select`` standardise
+    through :class:`probkm.cli.units.FeatureScaling` instead, and report in the data's units.
 
     Parameters
     ----------
-    config : RunConfig
+    config : RunConfig or SelectConfig
+    standardize : bool, optional
+        Whether to return z-scores; default ``config.data.standardize``.
 
     Returns
     -------
@@ -51,7 +56,7 @@ def load_dataset(config: RunConfig) -> Dataset:
     Raises
     ------
     FileNotFoundError, InvalidValue
-        A data file that is missing or unreadable.
+        A data file that is missing or unreadable, or an unknown or non-numeric column.
 
     Examples
     --------
@@ -65,10 +70,11 @@ def load_dataset(config: RunConfig) -> Dataset:
     if data.source == "synthetic":
         dataset = synthetic_mixture(data.n_samples, data.n_components, data.n_features, sigma=data.sigma, separation=data.separation, seed=data.seed)
     else:
-        dataset = load_data(data.source)
-    if data.standardize:
+        dataset = load_data(data.source, columns=data.columns, label_column=data.label_column)
+    if data.standardize if standardize is None else standardize:
         X = dataset.X
-        dataset = dataset._replace(X=(X - X.mean(0)) / np.where(X.std(0) > 0, X.std(0), 1.0), means=None, name=dataset.name + ", standardised")
+        center, sd = np.nanmean(X, axis=0), np.nanstd(X, axis=0)
+        dataset = dataset._replace(X=(X - center) / np.where(sd > 0, sd, 1.0), means=None, name=dataset.name + ", standardised")
     return dataset
 
 
@@ -261,6 +267,10 @@ def run_main_job(config: RunConfig, out_dir: str | Path, *, progress: Progress =
     progress(f"data: {dataset.name}, {X.shape[0]} points x {X.shape[1]} features")
     out = _Outputs(Path(out_dir), {"data": {"name": dataset.name, "n_samples": int(X.shape[0]), "n_features": int(X.shape[1])}},
                    ["# probkm run", "", f"Data: {dataset.name}, {X.shape[0]} points, {X.shape[1]} features, K = {config.model.n_components}.", ""])
+    notes = list(dataset.notes) + [n for n in [None if config.data.standardize else scale_note(X, dataset.feature_names)] if n]
+    for note in notes:
+        progress("note: " + note)
+    out.report.extend([f"- {note}" for note in notes] + [""] * bool(notes))
     write_text(out.out / "config.yaml", config_to_yaml(config))
     fits = _fit_mixtures(config, X, out, progress)
     kmeans = _fit_kmeans(config, X, out, progress) if config.kmeans.enabled else None

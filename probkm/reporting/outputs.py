@@ -4,7 +4,9 @@ interrupted run leaves either the previous file or the new one, never half of on
 
 from __future__ import annotations
 
+import re
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -98,16 +100,19 @@ def write_text(path: str | Path, text: str) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
-def write_csv(path: str | Path, X: np.ndarray, labels: np.ndarray | None = None) -> Path:
+def write_csv(path: str | Path, X: np.ndarray, labels: np.ndarray | None = None, *, names: Sequence[str] | None = None) -> Path:
     """Write ``X (N, D)`` (and a ``label`` column) as CSV with a header, atomically.
 
     Parameters
     ----------
     path : str or pathlib.Path
     X : array_like, shape (N, D)
-        Written with 10 significant digits under the header ``x0, ..., x{D-1}``.
+        Written with 10 significant digits (``NA`` where missing) under the header
+        ``names``, by default ``x0, ..., x{D-1}``.
     labels : array_like of int, shape (N,), optional
         Written as a last column, ``label``.
+    names : sequence of str, optional
+        The features' names, quoted where the CSV needs it.
 
     Returns
     -------
@@ -122,16 +127,29 @@ def write_csv(path: str | Path, X: np.ndarray, labels: np.ndarray | None = None)
     >>> path = write_csv(os.path.join(tempfile.mkdtemp(), "data.csv"), np.array([[0.5, 1.0], [2.0, 3.0]]), [0, 1])
     >>> path.read_text().splitlines()
     ['x0,x1,label', '0.5,1,0', '2,3,1']
+    >>> path = write_csv(path, np.array([[0.5, np.nan]]), names=["a", "b, c"])
+    >>> path.read_text().splitlines()
+    ['a,"b, c"', '0.5,NA']
     """
     X = np.asarray(X, dtype=float)
-    header = [f"x{j}" for j in range(X.shape[1])]
+    header = [f"x{j}" for j in range(X.shape[1])] if names is None else [_csv_field(str(n)) for n in names]
     columns = [X]
     if labels is not None:
         header.append("label")
         columns.append(np.asarray(labels, dtype=float)[:, None])
     table = np.hstack(columns)
     fmt = ["%.10g"] * X.shape[1] + (["%d"] if labels is not None else [])
-    return atomic_write(path, lambda tmp: np.savetxt(tmp, table, delimiter=",", header=",".join(header), comments="", fmt=fmt))
+
+    def write(tmp: Path) -> None:
+        np.savetxt(tmp, table, delimiter=",", header=",".join(header), comments="", fmt=fmt)
+        if np.isnan(X).any():  # missing entries as R writes them
+            tmp.write_text(re.sub(r"(?<![^,\n])nan(?![^,\n])", "NA", tmp.read_text()))
+
+    return atomic_write(path, write)
+
+
+def _csv_field(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
 
 
 def write_netcdf(path: str | Path, idata) -> Path:

@@ -5,6 +5,7 @@ Every file is written atomically (:mod:`probkm.reporting.outputs`).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,10 @@ def _markdown_table(records: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def write_selection(result: Any, out_dir: str | Path, *, data_name: str, n_generate: int, random_state: Any = None) -> dict[str, Path]:
+def write_selection(
+    result: Any, out_dir: str | Path, *, data_name: str, n_generate: int, random_state: Any = None,
+    to_data_units: Callable[[np.ndarray], np.ndarray] | None = None, feature_names: Sequence[str] | None = None, extra_lines: Sequence[str] = (),
+) -> dict[str, Path]:
     """Write a :class:`probkm.selection.scan.SelectionResult` into ``out_dir``.
 
     Files: ``selection.csv`` and ``selection.json`` (the table), ``criterion.png``,
@@ -53,6 +57,13 @@ def write_selection(result: Any, out_dir: str | Path, *, data_name: str, n_gener
         Points to generate.
     random_state : int, numpy random state or None
         Seed of the generated points.
+    to_data_units : callable, optional
+        Maps generated points ``(n, D)`` from the coordinates of the fit to the data's units
+        (e.g. back from z-scores); default: they are the same.
+    feature_names : sequence of str, optional
+        The header of ``generated.csv``; default ``x0, x1, ...``.
+    extra_lines : sequence of str
+        Markdown lines for the report, after the chosen K (notes on the data, agreement with labels).
 
     Returns
     -------
@@ -78,12 +89,15 @@ def write_selection(result: Any, out_dir: str | Path, *, data_name: str, n_gener
     if result.criterion == "annealing":
         written["staircase.png"] = write_figure(out / "staircase.png", result.plot_staircase())
     X_new, k = result.sample(n_generate, random_state=random_state)
-    written["generated.csv"] = write_csv(out / "generated.csv", X_new, k)
+    if to_data_units is not None:
+        X_new = to_data_units(X_new)
+    written["generated.csv"] = write_csv(out / "generated.csv", X_new, k, names=feature_names)
     records = result.to_records()
     lines = [
         "# probkm select", "",
         f"Data: {data_name}. Criterion: {WHAT[result.criterion]}.", "",
         f"**Chosen: K = {result.n_components_}.**", "",
+        *extra_lines,
         *_markdown_table(records), "",
     ]
     if result.criterion == "loo":
