@@ -14,10 +14,12 @@ import jax.numpy as jnp
 from jax import Array
 from jax.scipy.special import logsumexp
 
+from probkm.core.exported import serializable
 from probkm.core.likelihood import mixture_log_likelihood, responsibilities, sample_mixture
 from probkm.core.programs import compiled
 
 
+@serializable
 class Draws(NamedTuple):
     """Parameter draws of the shared-sigma mixture.
 
@@ -50,7 +52,7 @@ def _map_draws(fn, draws: Draws, batch_size: int = 64):
     return jax.lax.map(lambda d: fn(*d), draws, batch_size=batch_size)
 
 
-@compiled
+@compiled(on_disk=True)
 def predictive_log_density(x: Array, draws: Draws) -> Array:
     """Log posterior-predictive density ``log (1/S) sum_s p(x_i | theta_s)``.
 
@@ -81,7 +83,7 @@ def predictive_log_density(x: Array, draws: Draws) -> Array:
     return logsumexp(per_draw, axis=0) - jnp.log(per_draw.shape[0])
 
 
-@compiled
+@compiled(on_disk=True)
 def predictive_responsibilities(x: Array, draws: Draws) -> Array:
     """Assignment probabilities averaged over draws.
 
