@@ -153,6 +153,22 @@ def report_progress(run_id: jax.Array, chain: jax.Array, step: jax.Array, diverg
         Integer scalar: divergent transitions so far in the current phase.
     num_warmup, total : int
         Warmup steps and all steps of the chain (static).
+
+    Examples
+    --------
+    A compiled loop of 10 steps that moves one bar (on stderr):
+
+    >>> import jax, jax.numpy as jnp
+    >>> from probkm.inference.progress import chain_bars, report_progress
+    >>> @jax.jit
+    ... def count(run_id):
+    ...     def step(total, i):
+    ...         report_progress(run_id, 0, i, 0, num_warmup=5, total=10)
+    ...         return total + i, None
+    ...     return jax.lax.scan(step, 0, jnp.arange(10))[0]
+    >>> with chain_bars(1, 5, 5) as run_id:
+    ...     int(count(run_id))
+    45
     """
     every = report_every(total)
     done = step + 1
