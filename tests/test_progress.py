@@ -95,9 +95,9 @@ def test_a_second_run_reuses_the_compiled_program_and_the_bar_leaves_the_draws_a
 
 
 def test_progress_bar_must_be_a_bool():
-    with pytest.raises(InputError, match="progress_bar must be true or false; got 'yes'."):
+    with pytest.raises(InputError, match="progress_bar must be true or false; got 'yes' of type str."):
         fit_nuts(jax.random.key(0), X, spherical_gmm, progress_bar="yes", **SETTINGS)
-    with pytest.raises(InputError, match="progress_bar must be true or false; got 1."):
+    with pytest.raises(InputError, match="progress_bar must be true or false; got 1 of type int."):
         probkm.SphericalGMM(2, inference="mcmc", progress_bar=1).fit(np.asarray(X))
 
 
