@@ -194,6 +194,7 @@ def test_fixed_sigma_centroids_are_the_kmeans_fixed_point_at_low_temperature():
         ({"sigma_prior": "cauchy"}, ValueError, "sigma_prior must be one of 'halfnormal', 'lognormal', 'invgamma'; got 'cauchy'"),
         ({"sigma_grid": (1.0,)}, ValueError, "sigma_grid must be a list of at least 2 finite numbers > 0; got (1.0,)"),
         ({"X": np.zeros(5)}, ValueError, "X must have shape (n_samples, n_features); got 1-D shape (5,)"),
+        ({"progress_bar": "yes"}, TypeError, "progress_bar must be true or false; got 'yes' of type str."),
     ],
 )
 def test_run_identifiability_rejects_bad_arguments_before_fitting(kwargs, error, message):
@@ -205,7 +206,7 @@ def test_config_file_loads_and_matches_the_defaults():
     config = load_identifiability_config(CONFIG)
     assert config.pop("output") == "identifiability-output"
     parameters = inspect.signature(run_identifiability).parameters
-    assert set(SETTINGS) == set(parameters) - {"X", "progress"}
+    assert set(SETTINGS) == set(parameters) - {"X", "progress", "progress_bar"}  # how it runs, not what
     assert set(config) == set(SETTINGS)
     for name, value in config.items():
         default = parameters[name].default

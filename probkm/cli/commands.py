@@ -145,7 +145,7 @@ def _cmd_run(args, say) -> Path:
     config = load_config(args.config, overrides)
     out = prepare_output_dir(args.out or config.output, force=args.force)
     say(f"writing into {out.resolve()}")
-    run_main_job(config, out, progress=say)
+    run_main_job(config, out, progress=say, progress_bar=not args.quiet)
     return out
 
 
@@ -157,7 +157,8 @@ def _fit_estimator(args, X):
         return probkm.AnnealedKMeans(args.n_components, random_state=seed).fit(X)
     settings = {"num_samples": getattr(args, "num_samples", 1000), "num_warmup": getattr(args, "num_warmup", 500), "num_chains": getattr(args, "num_chains", 2)}
     known = {"sigma": getattr(args, "known_sigma", None), "weights": "equal" if getattr(args, "equal_weights", False) else None}
-    return probkm.SphericalGMM(args.n_components, inference=args.inference, random_state=seed, **settings, **known).fit(X)
+    gmm = probkm.SphericalGMM(args.n_components, inference=args.inference, random_state=seed, progress_bar=not args.quiet, **settings, **known)
+    return gmm.fit(X)
 
 
 def _load(args, say):
@@ -274,7 +275,7 @@ def _cmd_select(args, say) -> Path:
     Z = scaling.forward(dataset.X)
     out = prepare_output_dir(args.out or config.output, force=args.force)
     say(f"selecting K in {config.k_min}..{config.k_max} by {config.criterion} on {dataset.name}; writing into {out.resolve()}")
-    params = {"n_init": config.n_init, "map_restarts": config.map_restarts}
+    params = {"n_init": config.n_init, "map_restarts": config.map_restarts, "progress_bar": not args.quiet}
     if config.criterion == "loo":
         params.update(num_warmup=config.num_warmup, num_samples=config.num_samples, num_chains=config.num_chains)
     result = select_n_components(
@@ -308,6 +309,7 @@ def _cmd_identifiability(args, say) -> Path:
         settings["n_components"] = args.n_components
     if args.seed is not None:
         settings["random_state"] = args.seed
+    settings["progress_bar"] = not args.quiet
     X = load_data(args.data).X if args.data else None
     out = prepare_output_dir(args.out or default_out, force=args.force)
     say(f"identifiability study; writing into {out.resolve()}")

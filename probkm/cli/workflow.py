@@ -78,7 +78,7 @@ def load_dataset(config: RunConfig, *, standardize: bool | None = None) -> Datas
     return dataset
 
 
-def _gmm(config: RunConfig, inference: str) -> SphericalGMM:
+def _gmm(config: RunConfig, inference: str, progress_bar: bool) -> SphericalGMM:
     return SphericalGMM(
         config.model.n_components,
         inference=inference,
@@ -92,6 +92,7 @@ def _gmm(config: RunConfig, inference: str) -> SphericalGMM:
         num_warmup=config.mcmc.num_warmup,
         num_samples=config.mcmc.num_samples,
         num_chains=config.mcmc.num_chains,
+        progress_bar=progress_bar,
         random_state=config.seed,
     )
 
@@ -231,7 +232,7 @@ class _Outputs(NamedTuple):
     report: list[str]
 
 
-def run_main_job(config: RunConfig, out_dir: str | Path, *, progress: Progress = lambda _: None) -> dict[str, Any]:
+def run_main_job(config: RunConfig, out_dir: str | Path, *, progress: Progress = lambda _: None, progress_bar: bool = False) -> dict[str, Any]:
     """Run the configured job and write its files into ``out_dir`` (which must exist).
 
     Parameters
@@ -242,6 +243,8 @@ def run_main_job(config: RunConfig, out_dir: str | Path, *, progress: Progress =
         An existing folder, usually from :func:`probkm.reporting.outputs.prepare_output_dir`.
     progress : callable
         Called with a one-line message before each step.
+    progress_bar : bool
+        One progress bar per chain of each NUTS run (on stderr).
 
     Returns
     -------
@@ -272,29 +275,29 @@ def run_main_job(config: RunConfig, out_dir: str | Path, *, progress: Progress =
         progress("note: " + note)
     out.report.extend([f"- {note}" for note in notes] + [""] * bool(notes))
     write_text(out.out / "config.yaml", config_to_yaml(config))
-    fits = _fit_mixtures(config, X, out, progress)
+    fits = _fit_mixtures(config, X, out, progress, progress_bar)
     kmeans = _fit_kmeans(config, X, out, progress) if config.kmeans.enabled else None
     progress(f"generating {config.generate.n_samples} points per model")
     best_gmm = fits.get("nuts") or fits.get("map")
     _generate(config, X, best_gmm, kmeans, out)
     if config.identifiability.enabled and "nuts" in fits and config.model.sigma is None:  # a known sigma has no posterior
         progress("identifiability: NUTS on the k-means-objective model")
-        _identifiability_section(config, X, fits["nuts"], out)
+        _identifiability_section(config, X, fits["nuts"], out, progress_bar)
     write_text(out.out / "summary.json", json.dumps(out.summary, indent=2, default=float))
     write_text(out.out / "report.md", "\n".join(out.report) + "\n")
     return out.summary
 
 
-def _fit_mixtures(config: RunConfig, X: np.ndarray, out: _Outputs, progress: Progress) -> dict[str, SphericalGMM]:
+def _fit_mixtures(config: RunConfig, X: np.ndarray, out: _Outputs, progress: Progress, progress_bar: bool) -> dict[str, SphericalGMM]:
     """The spherical GMM by MAP and by NUTS, as configured: ``gmm_map.nc``, ``gmm_nuts.nc``, ``trace.png``."""
     fits: dict[str, SphericalGMM] = {}
     if config.map.enabled:
         progress(f"MAP: annealing + {config.map.n_init} k-means++ restarts, then SVI ({config.map.optimizer})")
-        fits["map"] = _gmm(config, "map").fit(X)
+        fits["map"] = _gmm(config, "map", progress_bar).fit(X)
         write_netcdf(out.out / "gmm_map.nc", fits["map"].idata_)
     if config.mcmc.enabled:
         progress(f"NUTS: {config.mcmc.num_chains} chains x ({config.mcmc.num_warmup} warmup + {config.mcmc.num_samples} draws)")
-        fits["nuts"] = _gmm(config, "mcmc").fit(X)
+        fits["nuts"] = _gmm(config, "mcmc", progress_bar).fit(X)
         write_netcdf(out.out / "gmm_nuts.nc", fits["nuts"].idata_)
         fitted = [v for v in ("sigma", "weights", "means") if v in fits["nuts"].idata_.posterior]  # known ones are not
         write_figure(out.out / "trace.png", plot_trace(fits["nuts"].idata_, var_names=[v for v in fitted if v != "means"] or ["means"]))
@@ -351,9 +354,9 @@ def _generate(config: RunConfig, X: np.ndarray, gmm: SphericalGMM | None, kmeans
         write_figure(out.out / "clusters.png", plot_clusters(X, gmm.means_, gmm.sigma_, labels=gmm.predict(X)))
 
 
-def _identifiability_section(config: RunConfig, X: np.ndarray, gmm: SphericalGMM, out: _Outputs) -> None:
+def _identifiability_section(config: RunConfig, X: np.ndarray, gmm: SphericalGMM, out: _Outputs, progress_bar: bool) -> None:
     """The short sigma identifiability table of the report."""
-    found = out.summary["identifiability"] = _identifiability(config, X, gmm, out.out)
+    found = out.summary["identifiability"] = _identifiability(config, X, gmm, out.out, progress_bar)
     gmm_s, km_s = found["gmm"], found["kmeans"]
     out.report.extend([
         "## Is sigma identifiable?",
@@ -370,7 +373,7 @@ def _identifiability_section(config: RunConfig, X: np.ndarray, gmm: SphericalGMM
     ])
 
 
-def _identifiability(config: RunConfig, X: np.ndarray, gmm: SphericalGMM, out: Path) -> dict[str, Any]:
+def _identifiability(config: RunConfig, X: np.ndarray, gmm: SphericalGMM, out: Path, progress_bar: bool) -> dict[str, Any]:
     """sigma under the GMM (from its NUTS fit) and under the k-means-objective model."""
     import jax
 
@@ -384,7 +387,8 @@ def _identifiability(config: RunConfig, X: np.ndarray, gmm: SphericalGMM, out: P
     init = {"means": gmm.map_["means"], "sigma": gmm.map_["sigma"]}
     samples, stats = sample_posterior(
         key_fit, X, kmeans_objective_model, init_values=init, reference=gmm.map_["means"], scaling=gmm.scaling_,
-        num_warmup=config.mcmc.num_warmup, num_samples=config.mcmc.num_samples, num_chains=config.mcmc.num_chains, **kwargs,
+        num_warmup=config.mcmc.num_warmup, num_samples=config.mcmc.num_samples, num_chains=config.mcmc.num_chains,
+        progress_bar=progress_bar, **kwargs,
     )
     idata = build_inference_data(key_idata, kmeans_objective_model, X, samples, model_kwargs=kwargs, scaling=gmm.scaling_, sample_stats=stats, num_prior_samples=config.mcmc.num_samples, posterior_predictive=False)
     x, means = (jax.numpy.asarray(gmm.scaling_.forward(a), dtype=jax.numpy.result_type(float)) for a in (X, gmm.map_["means"]))

@@ -15,6 +15,7 @@ from sklearn.base import DensityMixin
 from sklearn.utils.validation import check_is_fitted
 
 from probkm._checks import (
+    Boolean,
     InvalidValue,
     Integer,
     Optional,
@@ -114,6 +115,10 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         Target acceptance probability of NUTS's step-size adaptation.
     num_prior_samples : int, default 200
         Draws in the ``prior`` and ``prior_predictive`` groups of ``idata_``.
+    progress_bar : bool, default True
+        With ``inference="mcmc"``: one progress bar per NUTS chain (on stderr, or a widget in
+        a notebook) with its phase and divergences, as NumPyro's ``MCMC`` shows; ``False``
+        prints nothing. It does not change the draws.
     random_state : int, numpy random state or None, default None
         Seed of every random choice (starts, NUTS, prior draws, ``sample``); ``None`` draws
         a fresh seed on each call.
@@ -198,6 +203,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         chain_method: str = "sequential",
         target_accept_prob: float = 0.8,
         num_prior_samples: int = 200,
+        progress_bar: bool = True,
         random_state: Any = None,
     ):
         self.n_components = n_components
@@ -224,6 +230,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         self.chain_method = chain_method
         self.target_accept_prob = target_accept_prob
         self.num_prior_samples = num_prior_samples
+        self.progress_bar = progress_bar
         self.random_state = random_state
 
     _parameter_constraints = {
@@ -248,6 +255,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         "chain_method": Options(CHAIN_METHODS),
         "target_accept_prob": Real(0.0, 1.0),
         "num_prior_samples": Integer(1),
+        "progress_bar": Boolean(),
     }
 
     def _check_combinations(self) -> None:
@@ -345,7 +353,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
                 reference=self.map_["means"], scaling=scaling,
                 num_warmup=self.num_warmup, num_samples=self.num_samples, num_chains=self.num_chains,
                 chain_method=self.chain_method, target_accept_prob=self.target_accept_prob,
-                sample_weight=sample_weight, **self.model_kwargs_,
+                sample_weight=sample_weight, progress_bar=bool(self.progress_bar), **self.model_kwargs_,
             )
             self.convergence_ = check_nuts(posterior, stats.get("diverging"))
         self._set_posterior(X, posterior, stats, sample_weight)

@@ -8,12 +8,14 @@ runs the same kernel, ``numpyro.infer.hmc.hmc(algo="NUTS")`` with NumPyro's defa
 
 * static (part of the compiled function's identity): the model, the static model keyword
   arguments (ints, strings, ``None``, tuples; see :func:`probkm.inference.model_kwargs.split_model_kwargs`),
-  ``num_warmup``, ``num_samples``, ``num_chains``, ``chain_method``, ``target_accept_prob``;
+  ``num_warmup``, ``num_samples``, ``num_chains``, ``chain_method``, ``target_accept_prob``,
+  ``progress_bar``;
 * traced: the PRNG key, the data, the other model keyword arguments (arrays and floats such
-  as a temperature or prior scales) and the initial values.
+  as a temperature or prior scales), the initial values and the run id of the progress bars.
 
 So repeated calls with new data of the same shape, a new key or new float arguments reuse
-the compiled code; JAX's jit cache is the only state kept. Each chain is one ``lax.scan``
+the compiled code; JAX's jit cache is the only state kept (besides the bars of a run in
+progress, :mod:`probkm.inference.progress`). Each chain is one ``lax.scan``
 over warmup and sampling; chains run one after another (``lax.map``), in lockstep
 (``vmap``) or one per device (``shard_map``). Keys are used as ``MCMC`` uses them, so a run
 starts with the same draws as ``MCMC(NUTS(model), ...)`` with the same key; NUTS trajectories
@@ -36,9 +38,10 @@ from numpyro.infer.hmc import hmc
 from numpyro.infer.initialization import init_to_median, init_to_value
 from numpyro.infer.util import initialize_model
 
-from probkm._checks import check_choice
+from probkm._checks import Boolean, check, check_choice
 from probkm.core.programs import compiled
 from probkm.inference.model_kwargs import split_model_kwargs
+from probkm.inference.progress import chain_bars, count_divergences, report_progress
 
 CHAIN_METHODS = ("sequential", "vectorized", "parallel")
 # MCMC's order: its default field "diverging" first, then the requested extra fields
@@ -125,19 +128,22 @@ class NutsResult(NamedTuple):
 
 
 @compiled(
-    static_argnames=("model", "static_kwargs", "num_warmup", "num_samples", "num_chains", "chain_method", "target_accept_prob"),
+    static_argnames=("model", "static_kwargs", "num_warmup", "num_samples", "num_chains", "chain_method", "target_accept_prob", "progress_bar"),
 )
-def _nuts_chains(rng_key, x, traced_kwargs, init_values, *, model, static_kwargs, num_warmup, num_samples, num_chains, chain_method, target_accept_prob):
+def _nuts_chains(rng_key, x, traced_kwargs, init_values, run_id, *, model, static_kwargs, num_warmup, num_samples, num_chains, chain_method,
+                 target_accept_prob, progress_bar):
     """Every chain's draws: ``(samples, extra_fields, valid_start)``, each with a leading chain axis.
 
     ``valid_start`` says whether the log density and its gradient were finite at the start.
+    With ``progress_bar``, each chain reports its progress to the bars of run ``run_id``
+    (:mod:`probkm.inference.progress`); without, the program holds no host callback.
     """
     static = dict(static_kwargs)
 
     def bound_model(x, **traced):
         return model(x, **static, **traced)
 
-    def one_chain(key, x, traced_kwargs, init_values):
+    def one_chain(key, chain, x, traced_kwargs, init_values):
         init_strategy = init_to_median if init_values is None else init_to_value(values=init_values)
         # as HMC.init: one key for the initial point, one for the kernel
         key, key_init = jax.random.split(key)
@@ -156,9 +162,20 @@ def _nuts_chains(rng_key, x, traced_kwargs, init_values, *, model, static_kwargs
             state = sample_kernel(state, model_args=(x,), model_kwargs=traced_kwargs)
             return state, (state.z, {name: getattr(state, name) for name in EXTRA_FIELDS})
 
+        def step_reporting(carry, i):
+            state, divergences = carry
+            state, out = step(state, None)
+            divergences = count_divergences(divergences, i, state.diverging, num_warmup)
+            report_progress(run_id, chain, i, divergences, num_warmup=num_warmup, total=total)
+            return (state, divergences), out
+
         # one scan over warmup and sampling keeps one copy of the kernel in the compiled
         # code; warmup draws are kept and dropped after (they are the size of the latents)
-        _, (zs, fields) = jax.lax.scan(step, state, None, length=num_warmup + num_samples)
+        total = num_warmup + num_samples
+        if progress_bar:
+            _, (zs, fields) = jax.lax.scan(step_reporting, (state, jnp.int32(0)), jnp.arange(total, dtype=jnp.int32))
+        else:
+            _, (zs, fields) = jax.lax.scan(step, state, None, length=total)
         zs, fields = jax.tree_util.tree_map(lambda a: a[num_warmup:], (zs, fields))
         samples = jax.vmap(info.postprocess_fn(x, **traced_kwargs))(zs)
         # initialize_model checks the initial point only outside jit: report it instead
@@ -166,23 +183,24 @@ def _nuts_chains(rng_key, x, traced_kwargs, init_values, *, model, static_kwargs
         valid_start = jnp.all(jnp.array([jnp.all(jnp.isfinite(a)) for a in jax.tree_util.tree_leaves(start)]))
         return samples, fields, valid_start
 
-    def chains(keys, x, traced_kwargs, init_values):
-        return jax.lax.map(lambda key: one_chain(key, x, traced_kwargs, init_values), keys)
+    def chains(keys, chain_ids, x, traced_kwargs, init_values):
+        return jax.lax.map(lambda kc: one_chain(*kc, x, traced_kwargs, init_values), (keys, chain_ids))
 
     # as MCMC.run: one chain uses the key itself, several use one split key each
     keys = rng_key[None] if num_chains == 1 else jax.random.split(rng_key, num_chains)
+    chain_ids = jnp.arange(num_chains, dtype=jnp.int32)
     if chain_method == "vectorized":
-        return jax.vmap(one_chain, in_axes=(0, None, None, None))(keys, x, traced_kwargs, init_values)
+        return jax.vmap(one_chain, in_axes=(0, 0, None, None, None))(keys, chain_ids, x, traced_kwargs, init_values)
     if chain_method == "parallel" and num_chains > 1:
-        # one chain per device: each gets one key (a block of shape (1,)) and all the data
+        # one chain per device: each gets one key and its index (blocks of shape (1,)) and all the data
         # check_vma=False: with the check, a custom VJP in a model (probkm's likelihood has
         # one) fails, its gradient for the replicated data being typed as varying per chain
-        replicated = PartitionSpec()
+        replicated, by_chain = PartitionSpec(), PartitionSpec("chain")
         chains = jax.shard_map(
-            chains, mesh=_chain_mesh(num_chains), in_specs=(PartitionSpec("chain"), replicated, replicated, replicated),
-            out_specs=PartitionSpec("chain"), check_vma=False,
+            chains, mesh=_chain_mesh(num_chains), in_specs=(by_chain, by_chain, replicated, replicated, replicated),
+            out_specs=by_chain, check_vma=False,
         )
-    return chains(keys, x, traced_kwargs, init_values)
+    return chains(keys, chain_ids, x, traced_kwargs, init_values)
 
 
 def fit_nuts(
@@ -196,6 +214,7 @@ def fit_nuts(
     chain_method: str = "sequential",
     init_values: dict[str, Array] | None = None,
     target_accept_prob: float = 0.8,
+    progress_bar: bool = False,
     **model_kwargs,
 ) -> NutsResult:
     """NUTS on ``model(x, **model_kwargs)``, compiled once per model, settings and shapes.
@@ -227,6 +246,11 @@ def fit_nuts(
         (or empty): each chain starts at the median of 15 prior draws, with its own key.
     target_accept_prob : float, default 0.8
         The acceptance probability the step size adapts to.
+    progress_bar : bool, default False
+        Show one tqdm bar per chain (on stderr, or a notebook widget) with its phase (warmup,
+        sampling) and the divergences of that phase so far, updated from inside the compiled
+        run about 100 times per chain (:mod:`probkm.inference.progress`). Each setting is its
+        own compiled program; with ``False`` it holds no host callback.
     **model_kwargs
         The model's keyword arguments; see :func:`probkm.inference.model_kwargs.split_model_kwargs`
         for which are static.
@@ -286,15 +310,19 @@ def fit_nuts(
         init_values = {k: jnp.asarray(v, dtype=jnp.result_type(float)) for k, v in init_values.items()}
     else:
         init_values = None
-    samples, fields, valid_start = _nuts_chains(
-        rng_key, x, traced, init_values, model=model, static_kwargs=static,
-        num_warmup=int(num_warmup), num_samples=int(num_samples), num_chains=int(num_chains),
-        chain_method=chain_method, target_accept_prob=float(target_accept_prob),
-    )
+    num_warmup, num_samples, num_chains = int(num_warmup), int(num_samples), int(num_chains)
+    progress_bar = check("progress_bar", progress_bar, Boolean())
+    with chain_bars(num_chains, num_warmup, num_samples, enabled=progress_bar) as run_id:
+        # the run id is traced: a new run with new bars reuses the compiled program
+        samples, fields, valid_start = jax.block_until_ready(_nuts_chains(
+            rng_key, x, traced, init_values, jnp.int32(run_id), model=model, static_kwargs=static,
+            num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
+            chain_method=chain_method, target_accept_prob=float(target_accept_prob), progress_bar=progress_bar,
+        ))
     valid_start = np.asarray(valid_start)
     if not valid_start.all():
         raise RuntimeError(
             f"NUTS could not start: the log density or its gradient is not finite at the initial "
             f"point of chain(s) {np.flatnonzero(~valid_start).tolist()}; check init_values and the model."
         )
-    return NutsResult(samples, fields, int(num_warmup), int(num_samples), int(num_chains))
+    return NutsResult(samples, fields, num_warmup, num_samples, num_chains)

@@ -70,6 +70,7 @@ def sample_posterior(
     chain_method: str = "sequential",
     target_accept_prob: float = 0.8,
     sample_weight: np.ndarray | None = None,
+    progress_bar: bool = False,
     **model_kwargs: Any,
 ) -> Posterior:
     """NUTS on ``model`` for the data ``X``, computed on standardised data.
@@ -92,6 +93,8 @@ def sample_posterior(
         As in :func:`probkm.inference.nuts.fit_nuts`.
     sample_weight : numpy.ndarray, shape (n_obs,), optional
         Weight of each row of ``X`` (an integer weight counts the row that many times).
+    progress_bar : bool, default False
+        One progress bar per chain, as in :func:`probkm.inference.nuts.fit_nuts`.
     **model_kwargs
         The model's keyword arguments in units of ``X`` (prior settings, ``tau``, a fixed
         ``sigma``); their standardised counterparts give the same priors.
@@ -122,7 +125,7 @@ def sample_posterior(
     result = fit_nuts(
         rng_key, as_jax(x), model, num_warmup=num_warmup, num_samples=num_samples,
         num_chains=num_chains, chain_method=chain_method, init_values=std_init,
-        target_accept_prob=target_accept_prob, row_weights=as_jax(rows), **scaling.model_kwargs(model_kwargs),
+        target_accept_prob=target_accept_prob, progress_bar=progress_bar, row_weights=as_jax(rows), **scaling.model_kwargs(model_kwargs),
     )
     samples = scaling.params_backward(result.get_samples(group_by_chain=True))
     samples = relabel_samples(samples, reference)

@@ -35,7 +35,9 @@ import arviz as az
 import jax
 import numpy as np
 
-from probkm._checks import Integer, ListOf, Optional, Options, Real, check_all, check_enough_samples, check_numeric_2d, seed_from
+from probkm._checks import (
+    Boolean, Integer, ListOf, Optional, Options, Real, check, check_all, check_enough_samples, check_numeric_2d, seed_from,
+)
 from probkm.estimators.annealed_kmeans import AnnealedKMeans
 from probkm.studies.diagnostics import SigmaProfile, model_summary, sigma_profile
 from probkm.inference.inference_data import build_inference_data
@@ -117,6 +119,7 @@ def run_identifiability(
     profile_t_mins: tuple[float, ...] = (1e-1, 1e-2, 1e-3),
     random_state: int = 0,
     progress: Callable[[str], None] | None = None,
+    progress_bar: bool = True,
 ) -> IdentifiabilityResult:
     """Run the identifiability study on ``X``: NUTS fits, diagnostics and the sigma experiments.
 
@@ -158,7 +161,9 @@ def run_identifiability(
     random_state : int
         Seed of every key (data, fits, prior draws).
     progress : callable or None
-        Called with a one-line message before each fit.
+        Called with a one-line message before each fit, numbered among the study's NUTS fits.
+    progress_bar : bool
+        One progress bar per chain of each NUTS fit (:func:`probkm.inference.nuts.fit_nuts`).
 
     Returns
     -------
@@ -186,6 +191,7 @@ def run_identifiability(
     ((450, 2), ['divergences', 'means', 'sigma', 'weights'])
     """
     settings = check_all({k: v for k, v in locals().items() if k in SETTINGS}, SETTINGS)
+    progress_bar = check("progress_bar", progress_bar, Boolean())  # how it runs, not what: not a setting
     say = progress or (lambda message: None)
     seed = seed_from(random_state)
     key_fit = jax.random.split(jax.random.key(seed))[1]
@@ -197,7 +203,8 @@ def run_identifiability(
     check_enough_samples(X.shape[0], n_components, param="n_components")
     defaults = data_prior_defaults(X)
     scale = float(defaults["sigma_scale"] if sigma_scale is None else sigma_scale)
-    study = _Study(X, settings, {"loc_center": defaults["loc_center"], "loc_scale": defaults["loc_scale"], "sigma_prior": sigma_prior}, scale, say)
+    priors = {"loc_center": defaults["loc_center"], "loc_scale": defaults["loc_scale"], "sigma_prior": sigma_prior}
+    study = _Study(X, settings, priors, scale, say, progress_bar)
 
     say(f"k-means by deterministic annealing (K={n_components}, t_min={t_min:g})")
     km = AnnealedKMeans(n_components, t_min=t_min, random_state=random_state).fit(X)
@@ -223,6 +230,12 @@ class _Study(NamedTuple):
     priors: dict[str, Any]
     scale: float
     say: Callable[[str], None]
+    progress_bar: bool
+
+    @property
+    def n_fits(self) -> int:
+        """NUTS fits of the study: the main ones and the two with sigma's prior widened."""
+        return len(self.fits()) + 2
 
     def fits(self) -> list[tuple[str, Callable, dict[str, float], str, int]]:
         """``(label, model, extra kwargs, start, draws per chain)`` of each main fit."""
@@ -235,14 +248,16 @@ class _Study(NamedTuple):
         """Relabelled NUTS draws of ``model`` from ``start``, and the model's keyword arguments."""
         kwargs = {"n_components": self.settings["n_components"], **self.priors, "sigma_scale": sigma_scale, **extra}
         nuts = {k: self.settings[k] for k in ("num_warmup", "num_chains")}
-        return sample_posterior(key, self.X, model, init_values=start, reference=reference, num_samples=num_samples, **nuts, **kwargs), kwargs
+        posterior = sample_posterior(key, self.X, model, init_values=start, reference=reference, num_samples=num_samples,
+                                     progress_bar=self.progress_bar, **nuts, **kwargs)
+        return posterior, kwargs
 
     def main_fits(self, key, starts, reference):
         """Each model of :meth:`fits` by NUTS: InferenceData, diagnostics and sigma's posterior median."""
         idata, models, medians = {}, {"annealed": {}}, {}
         s = self.settings
-        for key_i, (label, model, extra, start, draws) in zip(jax.random.split(key, len(self.fits())), self.fits()):
-            self.say(f"NUTS: {label} ({s['num_chains']} chains x ({s['num_warmup']} + {draws}) draws)")
+        for i, (key_i, (label, model, extra, start, draws)) in enumerate(zip(jax.random.split(key, len(self.fits())), self.fits())):
+            self.say(f"NUTS {i + 1}/{self.n_fits}: {label} ({s['num_chains']} chains x ({s['num_warmup']} + {draws}) draws)")
             key_fit, key_idata = jax.random.split(key_i)
             (samples, stats), kwargs = self.sample(key_fit, model, starts[start], reference, sigma_scale=self.scale, num_samples=draws, **extra)
             idata[label] = build_inference_data(
@@ -261,8 +276,8 @@ class _Study(NamedTuple):
         """Sigma's posterior median under the GMM and the k-means model with its prior widened."""
         factor, medians = self.settings["prior_scale_factor"], {}
         widened = [("gmm", spherical_gmm, {}), ("kmeans", kmeans_objective_model, {"tau": self.settings["tau"]})]
-        for key_j, (label, model, extra) in zip(jax.random.split(key, 2), widened):
-            self.say(f"NUTS: {label} with sigma's prior scale x {factor:g}")
+        for j, (key_j, (label, model, extra)) in enumerate(zip(jax.random.split(key, 2), widened)):
+            self.say(f"NUTS {len(self.fits()) + j + 1}/{self.n_fits}: {label} with sigma's prior scale x {factor:g}")
             (samples, _), _ = self.sample(key_j, model, starts[label], reference, sigma_scale=self.scale * factor, num_samples=self.settings["num_samples"], **extra)
             medians[label] = float(np.median(samples["sigma"]))
         return medians
