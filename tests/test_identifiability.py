@@ -194,7 +194,7 @@ def test_fixed_sigma_centroids_are_the_kmeans_fixed_point_at_low_temperature():
         ({"sigma_prior": "cauchy"}, ValueError, "sigma_prior must be one of 'halfnormal', 'lognormal', 'invgamma'; got 'cauchy'"),
         ({"sigma_grid": (1.0,)}, ValueError, "sigma_grid must be a list of at least 2 finite numbers > 0; got (1.0,)"),
         ({"X": np.zeros(5)}, ValueError, "X must have shape (n_samples, n_features); got 1-D shape (5,)"),
-        ({"progress_bar": "yes"}, TypeError, "progress_bar must be true or false; got 'yes' of type str."),
+        ({"progress_bar": "yes"}, TypeError, "progress_bar must be None or true or false; got 'yes' of type str."),
     ],
 )
 def test_run_identifiability_rejects_bad_arguments_before_fitting(kwargs, error, message):

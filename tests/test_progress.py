@@ -22,6 +22,7 @@ from probkm.core.models import spherical_gmm
 from probkm.core.programs import program_count
 from probkm.inference import nuts, progress
 from probkm.inference.nuts import fit_nuts
+from probkm.inference.progress import show_progress
 
 RNG = np.random.default_rng(0)
 X = jnp.asarray(np.vstack([RNG.normal(-2.0, 0.5, (20, 2)), RNG.normal(2.0, 0.5, (20, 2))]), jnp.float32)
@@ -97,13 +98,30 @@ def test_a_second_run_reuses_the_compiled_program_and_the_bar_leaves_the_draws_a
 def test_progress_bar_must_be_a_bool():
     with pytest.raises(InputError, match="progress_bar must be true or false; got 'yes' of type str."):
         fit_nuts(jax.random.key(0), X, spherical_gmm, progress_bar="yes", **SETTINGS)
-    with pytest.raises(InputError, match="progress_bar must be true or false; got 1 of type int."):
+    with pytest.raises(InputError, match="progress_bar must be None or true or false; got 1 of type int."):
         probkm.SphericalGMM(2, inference="mcmc", progress_bar=1).fit(np.asarray(X))
 
 
-def test_the_estimator_default_is_on_and_a_clone_keeps_the_setting():
+class _Stream(io.StringIO):
+    def __init__(self, tty):
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self):
+        return self.tty
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_the_default_shows_bars_where_someone_watches(monkeypatch, tty):
+    # tqdm's convention: bars at a terminal (or in a notebook), none in a pipe, a log file or a test run
+    monkeypatch.setattr(sys, "stderr", _Stream(tty))
+    assert show_progress(None) is tty
+    assert show_progress(True) is True and show_progress(False) is False
+
+
+def test_the_estimator_default_is_auto_and_a_clone_keeps_the_setting():
     # saving writes get_params(), so the setting round-trips (tests/test_persistence.py)
-    assert probkm.SphericalGMM().progress_bar is True  # as NumPyro's MCMC
+    assert probkm.SphericalGMM().progress_bar is None
     assert clone(probkm.SphericalGMM(progress_bar=False)).get_params()["progress_bar"] is False
 
 
@@ -128,6 +146,7 @@ from tqdm.std import tqdm
 from probkm.core.models import spherical_gmm
 from probkm.inference import progress
 from probkm.inference.nuts import fit_nuts
+from probkm.inference.progress import show_progress
 assert len(jax.devices()) == 2
 made = []
 progress._new_bar = lambda **kw: made.append(tqdm(mininterval=0, **kw)) or made[-1]

@@ -37,6 +37,7 @@ from probkm.inference.kmeans_start import map_from_kmeans
 from probkm.inference.map import OPTIMIZERS
 from probkm.inference.posterior import sample_posterior
 from probkm.inference.predictive import Draws, predictive_log_density, predictive_responsibilities, sample_predictive
+from probkm.inference.progress import show_progress
 
 INFERENCE = ("map", "mcmc")
 CHAIN_METHODS = ("sequential", "vectorized", "parallel")
@@ -115,10 +116,11 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         Target acceptance probability of NUTS's step-size adaptation.
     num_prior_samples : int, default 200
         Draws in the ``prior`` and ``prior_predictive`` groups of ``idata_``.
-    progress_bar : bool, default True
+    progress_bar : bool or None, default None
         With ``inference="mcmc"``: one progress bar per NUTS chain (on stderr, or a widget in
         a notebook) with its phase and divergences, as NumPyro's ``MCMC`` shows; ``False``
-        prints nothing. It does not change the draws.
+        prints nothing; ``None`` shows them where someone watches (stderr is a terminal, or
+        a notebook), tqdm's convention. It does not change the draws.
     random_state : int, numpy random state or None, default None
         Seed of every random choice (starts, NUTS, prior draws, ``sample``); ``None`` draws
         a fresh seed on each call.
@@ -203,7 +205,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         chain_method: str = "sequential",
         target_accept_prob: float = 0.8,
         num_prior_samples: int = 200,
-        progress_bar: bool = True,
+        progress_bar: bool | None = None,
         random_state: Any = None,
     ):
         self.n_components = n_components
@@ -255,7 +257,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         "chain_method": Options(CHAIN_METHODS),
         "target_accept_prob": Real(0.0, 1.0),
         "num_prior_samples": Integer(1),
-        "progress_bar": Boolean(),
+        "progress_bar": Optional(Boolean()),
     }
 
     def _check_combinations(self) -> None:
@@ -353,7 +355,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
                 reference=self.map_["means"], scaling=scaling,
                 num_warmup=self.num_warmup, num_samples=self.num_samples, num_chains=self.num_chains,
                 chain_method=self.chain_method, target_accept_prob=self.target_accept_prob,
-                sample_weight=sample_weight, progress_bar=bool(self.progress_bar), **self.model_kwargs_,
+                sample_weight=sample_weight, progress_bar=show_progress(self.progress_bar), **self.model_kwargs_,
             )
             self.convergence_ = check_nuts(posterior, stats.get("diverging"))
         self._set_posterior(X, posterior, stats, sample_weight)

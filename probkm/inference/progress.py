@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -43,6 +44,25 @@ def report_every(total: int) -> int:
     (15, 1)
     """
     return max(1, total // REPORTS_PER_CHAIN)
+
+
+def show_progress(progress_bar: bool | None) -> bool:
+    """Whether to draw bars: ``progress_bar`` itself, or for ``None`` tqdm's convention (on where
+    someone watches: stderr is a terminal, or the code runs in a notebook), so that scripts
+    piped to a file, test runs and batch jobs neither print bars nor compile the callback.
+
+    Examples
+    --------
+    >>> from probkm.inference.progress import show_progress
+    >>> show_progress(True), show_progress(False)
+    (True, False)
+    """
+    if progress_bar is not None:
+        return bool(progress_bar)
+    if getattr(sys.stderr, "isatty", lambda: False)():
+        return True
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    return type(shell).__name__ == "ZMQInteractiveShell"  # a Jupyter kernel
 
 
 def _new_bar(**kwargs: Any):

@@ -45,6 +45,7 @@ from probkm.datasets import synthetic_mixture
 from probkm.estimators.spherical_gmm import SphericalGMM
 from probkm.core.models import SIGMA_PRIORS, annealed_gmm, data_prior_defaults, kmeans_objective_model, spherical_gmm
 from probkm.inference.posterior import sample_posterior
+from probkm.inference.progress import show_progress
 from probkm.inference.relabel import relabel_samples
 
 # every setting's constraint, declared once: run_identifiability and the YAML loader
@@ -119,7 +120,7 @@ def run_identifiability(
     profile_t_mins: tuple[float, ...] = (1e-1, 1e-2, 1e-3),
     random_state: int = 0,
     progress: Callable[[str], None] | None = None,
-    progress_bar: bool = True,
+    progress_bar: bool | None = None,
 ) -> IdentifiabilityResult:
     """Run the identifiability study on ``X``: NUTS fits, diagnostics and the sigma experiments.
 
@@ -162,8 +163,9 @@ def run_identifiability(
         Seed of every key (data, fits, prior draws).
     progress : callable or None
         Called with a one-line message before each fit, numbered among the study's NUTS fits.
-    progress_bar : bool
-        One progress bar per chain of each NUTS fit (:func:`probkm.inference.nuts.fit_nuts`).
+    progress_bar : bool or None, default None
+        One progress bar per chain of each NUTS fit (:func:`probkm.inference.nuts.fit_nuts`);
+        ``None`` shows them where someone watches (:func:`probkm.inference.progress.show_progress`).
 
     Returns
     -------
@@ -191,7 +193,7 @@ def run_identifiability(
     ((450, 2), ['divergences', 'means', 'sigma', 'weights'])
     """
     settings = check_all({k: v for k, v in locals().items() if k in SETTINGS}, SETTINGS)
-    progress_bar = check("progress_bar", progress_bar, Boolean())  # how it runs, not what: not a setting
+    progress_bar = show_progress(check("progress_bar", progress_bar, Optional(Boolean())))  # how it runs, not what: not a setting
     say = progress or (lambda message: None)
     seed = seed_from(random_state)
     key_fit = jax.random.split(jax.random.key(seed))[1]
