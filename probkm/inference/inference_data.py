@@ -28,8 +28,8 @@ from numpyro import handlers
 from numpyro.infer import Predictive
 from numpyro.infer.util import log_likelihood as numpyro_log_likelihood
 
-from probkm.core.models import data_prior_defaults, likelihood_is_density
 from probkm.core.likelihood import observed_mask
+from probkm.core.models import data_prior_defaults, likelihood_is_density
 from probkm.core.scaling import Scaling, as_jax
 
 DIMS = {
