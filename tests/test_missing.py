@@ -82,6 +82,25 @@ def test_gradients_are_finite_and_match_autodiff_of_the_reference():
     assert np.isfinite(np.asarray(grad_x)).all() and np.all(np.asarray(grad_x)[~SEEN_SMALL] == 0.0)
 
 
+def test_row_blocks_with_missing_entries(monkeypatch):
+    """The blocked pass of large data (normally from 262,144 rows on a CPU) on tiny blocks: the same values and gradients."""
+    import probkm.core.likelihood as likelihood
+
+    x, seen, rows = jnp.asarray(X_SMALL_NAN), jnp.asarray(SEEN_SMALL), jnp.asarray(ROWS_SMALL)
+    args = (jnp.asarray(W_SMALL), jnp.asarray(MU_SMALL), jnp.asarray(0.8), jnp.asarray(0.6))
+
+    def total(*params):
+        return jnp.sum(likelihood.annealed_log_likelihood(x, *params, rows, observed=seen) * jnp.arange(1.0, N_SMALL + 1))
+
+    unblocked = jax.grad(total, argnums=(0, 1, 2, 3))(*args)
+    monkeypatch.setattr(likelihood, "ROW_BLOCK", 5)  # two blocks of 5 rows and a rest of 2
+    monkeypatch.setattr(likelihood, "MIN_ROWS_TO_BLOCK", 8)
+    monkeypatch.setattr(likelihood, "_blocks_pay", lambda n_rows: n_rows >= 8)
+    blocked = jax.grad(total, argnums=(0, 1, 2, 3))(*args)
+    for a, b in zip(blocked, unblocked):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-5)
+
+
 def test_kmeans_steps_use_partial_distances_and_per_coordinate_means():
     x, seen = jnp.asarray(X_SMALL_NAN), jnp.asarray(SEEN_SMALL.astype(float))
     labels, objective = assign(x, jnp.asarray(MU_SMALL), None, seen)
@@ -244,3 +263,14 @@ def test_nuts_runs_on_missing_entries_and_finds_sigma(blobs, complete_fit):
     log_lik = nuts.idata_.log_likelihood["x"]
     assert log_lik.shape == (1, 150, N_OBS) and np.isfinite(log_lik.values).all()
     assert np.isfinite(nuts.impute(X)).all()
+
+
+@pytest.mark.slow
+def test_a_fit_with_missing_entries_pickles(blobs):
+    import pickle
+
+    X = mcar(blobs[:60], 0.2, seed=13)
+    km = probkm.AnnealedKMeans(3, n_temperatures=10, n_init=0, random_state=0).fit(X)
+    again = pickle.loads(pickle.dumps(km))
+    np.testing.assert_array_equal(again.predict(X), km.predict(X))
+    np.testing.assert_array_equal(again.impute(X), km.impute(X))

@@ -551,7 +551,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         >>> gmm = SphericalGMM(2, n_temperatures=10, random_state=0).fit(X)
         >>> gmm.impute([[6.5, np.nan], [np.nan, -0.5]]).round(1)
         array([[ 6.5,  6.2],
-               [-0.5, -0.5]])
+               [-0.3, -0.5]])
         """
         X = self._validate(X, reset=False)
         x = self._padded(X)[0]

@@ -146,11 +146,11 @@ def predictive_impute(rng_key: Array, x: Array, draws: Draws, observed: Array, *
 
     Examples
     --------
-    >>> import jax, jax.numpy as jnp
+    >>> import jax, jax.numpy as jnp, numpy as np
     >>> from probkm.inference.predictive import Draws, predictive_impute
     >>> point = Draws(jnp.array([[0.5, 0.5]]), jnp.array([[[0.0, 0.0], [4.0, 4.0]]]), jnp.array([1.0]))
     >>> x = jnp.array([[0.2, jnp.nan], [jnp.nan, 3.9]])
-    >>> predictive_impute(jax.random.key(0), x, point, ~jnp.isnan(x)).round(2).tolist()
+    >>> np.asarray(predictive_impute(jax.random.key(0), x, point, ~jnp.isnan(x)), float).round(2).tolist()
     [[0.2, 0.0], [4.0, 3.9]]
     """
     mask = jnp.asarray(observed) > 0
