@@ -236,8 +236,10 @@ def column_distances(data: Columns, locs: Array) -> Array:
     >>> column_distances(data, jnp.array([[0.0, 0.0], [3.0, 0.0]])).tolist()
     [[0.0, 25.0], [9.0, 16.0]]
     """
-    locs_sq = jnp.sum(locs * locs, axis=-1)[:, None] if data.observed is None else (locs * locs) @ data.observed
-    return _expanded(data.sq[None, :], locs @ data.xt, locs_sq)
+    if data.observed is None:
+        return _expanded(data.sq[None, :], locs @ data.xt, jnp.sum(locs * locs, axis=-1)[:, None])
+    # partial distances: |mu_k|^2 over each point's observed coordinates, one more matrix product
+    return _expanded(data.sq[None, :], locs @ data.xt, (locs * locs) @ data.observed)
 
 
 def scores_from_distances(dist: Array, log_weights: Array, sigma: Array) -> Array:
@@ -495,11 +497,11 @@ def _parameter_cotangents(sums, g_total, weights, locs, sigma):
     mass, resp_x, resp_dist, d_t = sums[:4]
     # without missing entries every row observes all D coordinates; with them, sums[4:] hold
     # the mass observing each coordinate and sum_i g_i n_i (:func:`_block_statistics`)
-    resp_mask, g_dims = (mass[:, None], g_total * locs.shape[-1]) if len(sums) == 4 else sums[4:]
+    complete = len(sums) == 4
     # a component of weight 0 (masked) has no mass: its derivative is 0, not 0 / 0
     d_weights = jnp.where(weights > 0, mass / jnp.where(weights > 0, weights, 1.0), 0.0)
-    d_locs = (resp_x - resp_mask * locs) / sigma**2
-    d_sigma = resp_dist / sigma**3 - g_dims / sigma
+    d_locs = (resp_x - (mass[:, None] if complete else sums[4]) * locs) / sigma**2
+    d_sigma = resp_dist / sigma**3 - (g_total * locs.shape[-1] if complete else sums[5]) / sigma
     return d_weights, d_locs, d_sigma, d_t
 
 

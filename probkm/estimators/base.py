@@ -68,7 +68,7 @@ class ProbKMBase(BaseEstimator):
         large to pad and without ``sample_weight`` get ``None``: every row counts once, and the
         unweighted programs skip the weights' arithmetic. Missing entries are 0 here; their mask
         is :meth:`_observed`."""
-        x, rows = pad_rows(np.nan_to_num(self.scaling_.forward(X), nan=0.0), sample_weight)
+        x, rows = pad_rows(np.nan_to_num(self.scaling_.forward(X), nan=0.0, copy=False), sample_weight)
         if sample_weight is None and x.shape[0] == X.shape[0] and X.shape[0] >= MAX_PADDED_ROWS:
             return as_jax(x), None
         return as_jax(x), as_jax(rows)

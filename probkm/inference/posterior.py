@@ -120,7 +120,7 @@ def sample_posterior(
     scaling = Scaling.of(X, sample_weight) if scaling is None else scaling
     std_init = {k: jnp.asarray(v, dtype=jnp.result_type(float)) for k, v in scaling.params_forward(init_values).items()}
     # rows padded to a bucket, weighted by sample_weight: one compiled sampler serves many N
-    x, rows = pad_rows(np.nan_to_num(scaling.forward(X), nan=0.0), sample_weight)
+    x, rows = pad_rows(np.nan_to_num(scaling.forward(X), nan=0.0, copy=False), sample_weight)
     observed = observed_mask(X)
     n_entries = float(np.sum(rows)) * X.shape[1]
     if observed is not None:  # missing entries (0 in x) marginalised out; padding rows count as observed
