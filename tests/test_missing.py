@@ -84,7 +84,7 @@ def test_gradients_are_finite_and_match_autodiff_of_the_reference():
 
 def test_row_blocks_with_missing_entries(monkeypatch):
     """The blocked pass of large data (normally from 262,144 rows on a CPU) on tiny blocks: the same values and gradients."""
-    import probkm.core.likelihood as likelihood
+    from probkm.core import likelihood
 
     x, seen, rows = jnp.asarray(X_SMALL_NAN), jnp.asarray(SEEN_SMALL), jnp.asarray(ROWS_SMALL)
     args = (jnp.asarray(W_SMALL), jnp.asarray(MU_SMALL), jnp.asarray(0.8), jnp.asarray(0.6))

@@ -9,7 +9,6 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import probkm
 
-
 # allow_nan: check_estimators_pickle then blanks 10 random entries of a (30, 2) X, and its seed
 # blanks both entries of row 6; a row with no observed value is an error by design (it names the
 # row). tests/test_missing.py pickles a fit with missing entries instead.

@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 
 _LOG_2PI = 1.8378770664093453  # log(2 pi)
@@ -106,8 +107,6 @@ def observed_mask(x) -> Array | None:
     >>> observed_mask(np.array([[1.0, np.nan]])).tolist(), observed_mask(np.ones((1, 2)))
     ([[1.0, 0.0]], None)
     """
-    import numpy as np
-
     seen = ~np.isnan(np.asarray(x, dtype=float))
     return None if seen.all() else seen.astype(float)
 
