@@ -9,19 +9,14 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import probkm
 
-# allow_nan: check_estimators_pickle then blanks 10 random entries of a (30, 2) X, and its seed
-# blanks both entries of row 6; a row with no observed value is an error by design (it names the
-# row). tests/test_missing.py pickles a fit with missing entries instead.
-_EMPTY_ROW = {"check_estimators_pickle": "its NaN pattern leaves row 6 with no observed value, which fit rejects by design"}
 
-
-def _expected_failures(estimator):
-    """The checks probkm does not meet by design. For SphericalGMM also the one float32 cannot meet: it
-    compares a fit on weighted rows with a fit on repeated rows at rtol 1e-7, and two float32 MAP fits
-    agree to about 2e-4 relative. It passes in float64 (tests/test_shapes.py runs it there)."""
+def _float32_limits(estimator):
+    """The one check float32 cannot meet: it compares a fit on weighted rows with a fit on repeated
+    rows at rtol 1e-7, and two float32 MAP fits agree to about 2e-4 relative. It passes in float64
+    (tests/test_shapes.py runs it there)."""
     if isinstance(estimator, probkm.SphericalGMM):
-        return {**_EMPTY_ROW, "check_sample_weight_equivalence_on_dense_data": "float32 MAP fits agree to ~2e-4 relative; equal in float64"}
-    return dict(_EMPTY_ROW)
+        return {"check_sample_weight_equivalence_on_dense_data": "float32 MAP fits agree to ~2e-4 relative; equal in float64"}
+    return {}
 
 
 @pytest.mark.slow
@@ -30,7 +25,7 @@ def _expected_failures(estimator):
         probkm.SphericalGMM(2, random_state=0, n_init=0, n_temperatures=8, num_prior_samples=10),
         probkm.AnnealedKMeans(2, random_state=0, n_init=1, n_temperatures=8),
     ],
-    expected_failed_checks=_expected_failures,
+    expected_failed_checks=_float32_limits,
 )
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
