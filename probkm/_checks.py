@@ -573,7 +573,7 @@ def _first_bad(mask: np.ndarray) -> tuple[int, int]:
     return int(row), int(col)
 
 
-def check_numeric_2d(X: Any, *, name: str = "X") -> np.ndarray:
+def check_numeric_2d(X: Any, *, name: str = "X", allow_nan: bool = False, observed_columns: bool = False) -> np.ndarray:
     """Return ``X`` as a finite 2-D float64 array with at least one row and one column.
 
     Parameters
@@ -581,6 +581,11 @@ def check_numeric_2d(X: Any, *, name: str = "X") -> np.ndarray:
     X : array_like, shape (n_samples, n_features)
     name : str
         What the messages call ``X``.
+    allow_nan : bool, default False
+        Accept NaN entries as missing values (infinity stays an error), provided every row
+        has at least one observed value.
+    observed_columns : bool, default False
+        With ``allow_nan``, also require every column to have an observed value (as a fit does).
 
     Returns
     -------
@@ -593,7 +598,8 @@ def check_numeric_2d(X: Any, *, name: str = "X") -> np.ndarray:
         or a sparse matrix.
     InvalidValue
         A ``ValueError``: the wrong number of dimensions, an empty array, complex values,
-        numbers too large for float64, or NaN or infinity (naming the first bad row and column).
+        numbers too large for float64, or NaN or infinity (naming the first bad row and column);
+        with ``allow_nan``, infinity, or a row (or column) with no observed value, named.
 
     Examples
     --------
@@ -604,6 +610,10 @@ def check_numeric_2d(X: Any, *, name: str = "X") -> np.ndarray:
     Traceback (most recent call last):
     ...
     probkm._checks.InvalidValue: Input X contains NaN at row 0, column 1 (first of 1 non-finite values); remove or impute those rows.
+    >>> check_numeric_2d([[1.0, float("nan")], [float("nan"), float("nan")]], allow_nan=True)
+    Traceback (most recent call last):
+    ...
+    probkm._checks.InvalidValue: X has no observed value in row 1 (every entry is NaN; first of 1 such rows); drop that row.
     """
     if X is None:
         raise InvalidType(f"{name} must be an array of shape (n_samples, n_features); got None.")
@@ -641,7 +651,9 @@ def check_numeric_2d(X: Any, *, name: str = "X") -> np.ndarray:
         raise InvalidValue(
             f"{name} is empty: found 0 {what} (shape={arr.shape}) while a minimum of 1 is required."
         )
-    finite = np.isfinite(arr)
+    if allow_nan:
+        _check_observed(arr, name, observed_columns)
+    finite = np.isfinite(arr) | (np.isnan(arr) if allow_nan else False)
     if not finite.all():
         row, col = _first_bad(~finite)
         what = "NaN" if np.isnan(arr[row, col]) else "infinity"
@@ -650,6 +662,23 @@ def check_numeric_2d(X: Any, *, name: str = "X") -> np.ndarray:
             f"(first of {int((~finite).sum())} non-finite values); remove or impute those rows."
         )
     return arr
+
+
+def _check_observed(arr: np.ndarray, name: str, columns: bool) -> None:
+    """Raise for a row (or, with ``columns``, a column) of ``arr`` with no observed (non-NaN) value."""
+    missing = np.isnan(arr)
+    empty_rows = np.flatnonzero(missing.all(axis=1))
+    if empty_rows.size:
+        raise InvalidValue(
+            f"{name} has no observed value in row {int(empty_rows[0])} (every entry is NaN; first of "
+            f"{empty_rows.size} such rows); drop that row."
+        )
+    empty_columns = np.flatnonzero(missing.all(axis=0)) if columns else ()
+    if len(empty_columns):
+        raise InvalidValue(
+            f"{name} has no observed value in column {int(empty_columns[0])} (every entry is NaN; first of "
+            f"{len(empty_columns)} such columns); drop that column."
+        )
 
 
 def check_enough_samples(n_samples: int, n_clusters: int, *, param: str) -> None:

@@ -96,7 +96,8 @@ def test_gmm_bic_and_aic_match_an_independent_computation(map_fit, mixture_data)
 BAD_INPUT = [
     (np.arange(10.0), ValueError, "Expected 2D array: X must have shape (n_samples, n_features); got 1-D shape (10,). Reshape your data: X.reshape(-1, 1)"),
     (np.zeros((2, 3, 4)), ValueError, "Expected 2D array: X must have shape (n_samples, n_features); got 3-D"),
-    (np.where(np.arange(20)[:, None] == 7, np.nan, GOOD), ValueError, "Input X contains NaN at row 7, column 0"),
+    (np.where(np.arange(20)[:, None] == 7, np.nan, GOOD), ValueError, "X has no observed value in row 7 (every entry is NaN"),
+    (np.where(np.arange(2)[None, :] == 1, np.nan, GOOD), ValueError, "X has no observed value in column 1 (every entry is NaN"),
     (np.where(np.arange(20)[:, None] == 3, np.inf, GOOD), ValueError, "Input X contains infinity at row 3, column 0"),
     (GOOD[:1], ValueError, "Expected n_samples >= "),
     (np.array([["a", "b"], ["c", "d"]]), TypeError, "X must be numeric; got dtype <U1"),
@@ -148,10 +149,12 @@ def test_predict_with_other_feature_count(kmeans_fit, map_fit):
             est.predict(GOOD)
 
 
-def test_predict_rejects_nan_rows(map_fit):
+def test_predict_marginalises_nan_entries_and_rejects_empty_rows(map_fit):
     X = np.zeros((4, 3))
     X[2, 1] = np.nan
-    with pytest.raises(ValueError, match="row 2, column 1"):
+    assert np.isfinite(map_fit.predict_proba(X)).all()
+    X[2] = np.nan
+    with pytest.raises(ValueError, match="no observed value in row 2"):
         map_fit.predict(X)
 
 

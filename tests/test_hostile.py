@@ -2,10 +2,11 @@
 
 The contract checked for every generated input:
 
-* if the input has a problem (not 2-D, empty, text, non-numeric objects, complex, NaN or
-  infinity, fewer samples than clusters; for ``predict`` also the wrong number of
-  features), ``fit``/``predict`` raise ``ValueError`` or ``TypeError`` whose message names
-  one of the problems present (an oracle below lists them independently of probkm);
+* if the input has a problem (not 2-D, empty, text, non-numeric objects, complex, infinity,
+  a row of NaN only, for ``fit`` a column of NaN only, fewer samples than clusters; for
+  ``predict`` also the wrong number of features), ``fit``/``predict`` raise ``ValueError`` or
+  ``TypeError`` whose message names one of the problems present (an oracle below lists them
+  independently of probkm); other NaN entries are missing values, marginalised out;
 * otherwise the fit works: finite ``means_``/``cluster_centers_`` inside the data's bounding
   box, finite weights on the simplex, finite ``sigma_ >= 0`` (exactly 0 only with a
   ``ConvergenceWarning`` saying that sigma collapsed), no other warning, and ``predict``
@@ -93,7 +94,12 @@ def expected_problems(X, n_clusters: int | None = None, n_features: int | None =
         found.append((ValueError, "empty"))
     if arr.dtype.kind in "biuf" and arr.size:
         values = arr.astype(np.float64)
-        if np.isnan(values).any():
+        # NaN entries are missing values: a problem only when a row (or, for fit, a column) has nothing else
+        if values.ndim == 2 and np.isnan(values).all(axis=1).any():
+            found.append((ValueError, "no observed value"))
+        if values.ndim == 2 and n_clusters is not None and np.isnan(values).all(axis=0).any():
+            found.append((ValueError, "no observed value"))
+        if values.ndim != 2 and np.isnan(values).any():
             found.append((ValueError, "nan"))
         if np.isinf(values).any():
             found.append((ValueError, "infinity"))
@@ -146,9 +152,10 @@ def valid_matrices(draw, shapes=VALID_SHAPES):
 
 @st.composite
 def invalid_matrices(draw, shapes=VALID_SHAPES + TOO_FEW_SAMPLES):
-    """``(X, n_clusters)``: 2-D data with at least one problem: NaN or infinity anywhere,
-    text (unicode or bytes), a word among numbers in an object array, complex values, or
-    fewer samples than clusters."""
+    """``(X, n_clusters)``: 2-D data with at least one problem: infinity anywhere or a row of
+    NaN only (besides, maybe, scattered NaN entries, which are valid missing values), text
+    (unicode or bytes), a word among numbers in an object array, complex values, or fewer
+    samples than clusters."""
     n, d, k = draw(st.sampled_from(shapes))
     values = draw(hnp.arrays(np.float64, (n, d), elements=st.floats(-1e12, 1e12, allow_subnormal=False)))
     problem = draw(st.sampled_from(["non-finite", "unicode", "bytes", "object-word", "complex", "too few samples"]))
@@ -156,9 +163,14 @@ def invalid_matrices(draw, shapes=VALID_SHAPES + TOO_FEW_SAMPLES):
         n, d, k = draw(st.sampled_from(TOO_FEW_SAMPLES))
         values = np.zeros((n, d))
     elif problem == "non-finite" or draw(st.booleans()):
-        for _ in range(draw(st.integers(1, 3))):
-            i, j = draw(st.integers(0, n - 1)), draw(st.integers(0, d - 1))
-            values[i, j] = draw(st.sampled_from([np.nan, np.inf, -np.inf]))
+        for _ in range(draw(st.integers(0, 2))):  # missing values: not a problem by themselves
+            values[draw(st.integers(0, n - 1)), draw(st.integers(0, d - 1))] = np.nan
+        if draw(st.booleans()):
+            values[draw(st.integers(0, n - 1))] = np.nan  # a row with no observed value
+        else:
+            for _ in range(draw(st.integers(1, 3))):
+                i, j = draw(st.integers(0, n - 1)), draw(st.integers(0, d - 1))
+                values[i, j] = draw(st.sampled_from([np.inf, -np.inf]))
     if problem == "unicode":
         X = values.astype(str)
     elif problem == "bytes":
@@ -337,7 +349,7 @@ def test_gmm_fit_does_not_depend_on_the_origin():
         (np.array([["1", "2"], ["3", "4"]]), "numeric"),
         (np.array([[b"1", b"2"], [b"3", b"4"]]), "numeric"),
         (BASE.astype(complex), "complex"),
-        (np.array([[1.0, None], [2.0, 3.0]], dtype=object), "nan"),
+        (np.array([[None, None], [2.0, 3.0]], dtype=object), "no observed value in row 0"),
         ([[1.0, 2.0], [3.0]], "inhomogeneous"),
     ],
     ids=["object-word", "unicode", "bytes", "complex", "object-None", "ragged-list"],
@@ -348,12 +360,15 @@ def test_clear_errors_for_non_numbers(kind, X, word):
 
 
 @pytest.mark.parametrize("kind", ["gmm", "kmeans"])
-def test_predict_rejects_wrong_width_nan_and_unfitted(kind, fitted):
+def test_predict_rejects_wrong_width_infinity_empty_rows_and_unfitted(kind, fitted):
     est = fitted[kind]
     with pytest.raises(ValueError, match="3 features"):
         est.predict(np.zeros((4, 3)))
-    with pytest.raises(ValueError, match="NaN at row 1, column 0"):
-        est.predict(np.array([[0.0, 0.0], [np.nan, 0.0]]))
+    with pytest.raises(ValueError, match="infinity at row 1, column 0"):
+        est.predict(np.array([[0.0, 0.0], [np.inf, 0.0]]))
+    with pytest.raises(ValueError, match="no observed value in row 1"):
+        est.predict(np.array([[0.0, 0.0], [np.nan, np.nan]]))
+    assert est.predict(np.array([[0.0, np.nan], [np.nan, 6.0]])).shape == (2,)  # missing values are fine
     with pytest.raises(ValueError, match="(?i)not fitted"):
         make(kind, 2).predict(np.zeros((4, 2)))
 

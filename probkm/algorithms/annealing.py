@@ -11,6 +11,12 @@ a schedule starting at ``T = 1`` (the plain mixture) begins above it, so the res
 depend on a random initialisation. The whole schedule is one ``lax.scan`` and compiles once.
 Both fixed-point loops hold their arrays clusters-first, points last
 (:class:`probkm.core.likelihood.Columns`), the layout XLA vectorises well on CPU.
+
+Missing values: every function of the data takes ``observed`` ``(N, D)``, nonzero where an entry
+is observed (``None``: all are, and the complete-data program runs). Distances are then partial,
+over a row's observed coordinates; a centroid's coordinate is the mean over the rows (of its
+cluster, weighted by responsibility) that observe that coordinate; the inertia sums over
+observed entries.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from probkm.core.likelihood import (
     Columns,
     column_distances,
     columns,
+    filled,
     scores_from_distances,
     squared_distances,
     tempered_softmax,
@@ -143,7 +150,7 @@ def geometric_schedule(t_max: float, t_min: float, n_temperatures: int) -> Array
     return jnp.geomspace(t_max, t_min, n_temperatures)
 
 
-def largest_covariance_eigenvalue(x: Array, weights: Array | None = None) -> Array:
+def largest_covariance_eigenvalue(x: Array, weights: Array | None = None, observed: Array | None = None) -> Array:
     """``lambda_max``, the largest eigenvalue of the covariance of ``x``.
 
     Parameters
@@ -152,6 +159,9 @@ def largest_covariance_eigenvalue(x: Array, weights: Array | None = None) -> Arr
         Data.
     weights : Array, shape (N,), optional
         Non-negative weights of the points (normalised here); equal by default.
+    observed : Array, shape (N, D), optional
+        Nonzero where an entry is observed: each covariance entry is then over the rows that
+        observe both coordinates (pairwise deletion).
 
     Returns
     -------
@@ -166,23 +176,34 @@ def largest_covariance_eigenvalue(x: Array, weights: Array | None = None) -> Arr
     1.0
     """
     w = jnp.ones(x.shape[0], x.dtype) if weights is None else weights
+    if observed is not None:
+        mask = (jnp.asarray(observed) > 0).astype(x.dtype)
+        seen = w[:, None] * mask
+        center = jnp.sum(seen * filled(x, mask), axis=0) / jnp.maximum(jnp.sum(seen, axis=0), 1e-30)
+        centred = filled(x - center, mask)
+        pairs = seen.T @ mask  # weight of the rows observing both coordinates
+        return jnp.linalg.eigvalsh((centred * w[:, None]).T @ centred / jnp.maximum(pairs, 1e-30))[-1]
     w = w / jnp.maximum(jnp.sum(w), 1e-30)  # no weight at all (an empty cluster): 0, not NaN
     centred = x - w @ x
     cov = (centred * w[:, None]).T @ centred
     return jnp.linalg.eigvalsh(cov)[-1]
 
 
-def weighted_means(x: Array, resp: Array, previous: Array) -> Array:
+def weighted_means(x: Array, resp: Array, previous: Array, observed: Array | None = None) -> Array:
     """``sum_i r_ki x_i / sum_i r_ki``; a component with no mass keeps its previous mean.
 
     Parameters
     ----------
     x : Array, shape (n_obs, n_dim)
-        Data.
+        Data (0 at unobserved entries when ``observed`` is given).
     resp : Array, shape (n_clusters, n_obs)
         Responsibilities (or one-hot assignments), clusters first.
     previous : Array, shape (n_clusters, n_dim)
         The means they replace.
+    observed : Array, shape (n_obs, n_dim), optional
+        Nonzero where an entry is observed: coordinate ``d`` is then
+        ``sum_i r_ki m_id x_id / sum_i r_ki m_id``, the mean over the rows observing it; a
+        coordinate no row observes keeps its previous value.
 
     Returns
     -------
@@ -196,9 +217,9 @@ def weighted_means(x: Array, resp: Array, previous: Array) -> Array:
     >>> weighted_means(x, resp, jnp.array([[5.0], [7.0]])).tolist()  # cluster 1 is empty
     [[1.0], [7.0]]
     """
-    mass = jnp.sum(resp, axis=1)
-    means = (resp @ x) / jnp.maximum(mass, 1e-30)[:, None]
-    return jnp.where(mass[:, None] > 0, means, previous)
+    mass = jnp.sum(resp, axis=1)[:, None] if observed is None else resp @ (jnp.asarray(observed) > 0).astype(x.dtype)
+    means = (resp @ x) / jnp.maximum(mass, 1e-30)
+    return jnp.where(mass > 0, means, previous)
 
 
 def tempered_em_step(
@@ -214,7 +235,8 @@ def tempered_em_step(
     x : Array, shape (n_obs, n_dim)
         Data.
     data : Columns
-        ``x`` in the :class:`~probkm.core.likelihood.Columns` layout.
+        ``x`` in the :class:`~probkm.core.likelihood.Columns` layout; with missing entries
+        (``data.observed``), ``x`` is 0 at them and the update is per observed coordinate.
     means : Array, shape (n_clusters, n_dim)
         Current means.
     log_weights : Array, shape (n_clusters, 1)
@@ -241,7 +263,8 @@ def tempered_em_step(
     """
     scores = scores_from_distances(column_distances(data, means), log_weights, sigma)
     resp = tempered_softmax(scores, temperature, axis=0)
-    return weighted_means(x, resp if row_weights is None else resp * row_weights[None, :], means)
+    observed = None if data.observed is None else data.observed.T
+    return weighted_means(x, resp if row_weights is None else resp * row_weights[None, :], means, observed)
 
 
 @compiled(static_argnames=("num_iter",))
@@ -302,6 +325,7 @@ def anneal(
     perturbation: float = 1e-3,
     row_weights: Array | None = None,
     component_mask: Array | None = None,
+    observed: Array | None = None,
 ) -> AnnealPath:
     """Deterministic annealing of ``n_clusters`` equal-weight means over ``temperatures``.
 
@@ -326,6 +350,8 @@ def anneal(
         Weight of each row (0 on padding).
     component_mask : Array, shape (n_clusters,), optional
         Nonzero for the means in use; the others take no points and stay at the centre.
+    observed : Array, shape (n_obs, n_dim), optional
+        Nonzero where an entry is observed; the others (NaN allowed) are left out.
 
     Returns
     -------
@@ -341,10 +367,14 @@ def anneal(
     >>> bool(np.allclose(np.sort(result.centers[:, 0]), [0.0, 8.0], atol=1.0))
     True
     """
-    center = jnp.mean(x, axis=0) if row_weights is None else row_weights @ x / jnp.sum(row_weights)
-    xc = x - center  # work centred so the perturbation is not lost to float rounding
-    data = columns(xc)
-    sigma_ref = jnp.sqrt(2.0 * largest_covariance_eigenvalue(xc, row_weights))
+    if observed is None:
+        center = jnp.mean(x, axis=0) if row_weights is None else row_weights @ x / jnp.sum(row_weights)
+    else:
+        seen = (jnp.asarray(observed) > 0).astype(x.dtype) * (1.0 if row_weights is None else row_weights[:, None])
+        center = jnp.sum(seen * filled(x, observed), axis=0) / jnp.maximum(jnp.sum(seen, axis=0), 1e-30)
+    xc = filled(x - center, observed)  # work centred so the perturbation is not lost to float rounding
+    data = columns(xc, observed)
+    sigma_ref = jnp.sqrt(2.0 * largest_covariance_eigenvalue(xc, row_weights, observed))
     in_use = _in_use(component_mask, n_clusters)
     n_used = jnp.sum(in_use).astype(x.dtype)
     log_weights = jnp.where(in_use, -jnp.log(n_used), -jnp.inf)[:, None].astype(x.dtype)
@@ -373,7 +403,14 @@ def anneal(
 
 @compiled(static_argnames=("max_iter",))
 def lloyd(
-    x: Array, centers: Array, *, max_iter: int = 300, tol: float = 0.0, row_weights: Array | None = None, component_mask: Array | None = None
+    x: Array,
+    centers: Array,
+    *,
+    max_iter: int = 300,
+    tol: float = 0.0,
+    row_weights: Array | None = None,
+    component_mask: Array | None = None,
+    observed: Array | None = None,
 ) -> LloydResult:
     """Lloyd's algorithm (the ``T = 0`` limit of the annealed fixed point) from ``centers``.
 
@@ -394,6 +431,9 @@ def lloyd(
         Weight of each row (0 on padding).
     component_mask : Array, shape (K,), optional
         Nonzero for the centroids in use; no point is assigned to the others.
+    observed : Array, shape (N, D), optional
+        Nonzero where an entry is observed: partial distances, per-coordinate means over the
+        rows observing each coordinate, and the inertia over observed entries.
 
     Returns
     -------
@@ -409,7 +449,8 @@ def lloyd(
     >>> bool((result.labels == np.repeat([0, 1], 20)).all())
     True
     """
-    data = columns(x)
+    x = filled(x, observed)
+    data = columns(x, observed)
     clusters = jnp.arange(centers.shape[0])[:, None]
     rows = jnp.ones(x.shape[0], x.dtype) if row_weights is None else row_weights
 
@@ -419,7 +460,7 @@ def lloyd(
         current, inertia, _, it = carry
         dist = _masked_distances(column_distances(data, current), component_mask)
         assigned = (jnp.argmin(dist, axis=0)[None, :] == clusters).astype(x.dtype) * rows[None, :]
-        return weighted_means(x, assigned, current), jnp.sum(rows * jnp.min(dist, axis=0)), inertia, it + 1
+        return weighted_means(x, assigned, current, observed), jnp.sum(rows * jnp.min(dist, axis=0)), inertia, it + 1
 
     def keep_going(carry):
         _, inertia, previous, it = carry
@@ -438,7 +479,7 @@ def _assign(data, centers: Array, component_mask: Array | None = None) -> tuple[
 
 
 @compiled
-def assign(x: Array, centers: Array, component_mask: Array | None = None) -> tuple[Array, Array]:
+def assign(x: Array, centers: Array, component_mask: Array | None = None, observed: Array | None = None) -> tuple[Array, Array]:
     """Nearest-centroid labels and each point's k-means objective, from one distance pass.
 
     Parameters
@@ -449,13 +490,15 @@ def assign(x: Array, centers: Array, component_mask: Array | None = None) -> tup
         Centroids.
     component_mask : Array, shape (K,), optional
         Nonzero for the centroids in use; no point is assigned to the others.
+    observed : Array, shape (N, D), optional
+        Nonzero where an entry is observed: partial distances over those coordinates.
 
     Returns
     -------
     labels : Array of int32, shape (N,)
         Index of each point's nearest centroid.
     objective : Array, shape (N,)
-        Its squared distance to that centroid.
+        Its squared distance to that centroid (over its observed coordinates).
 
     Examples
     --------
@@ -466,7 +509,7 @@ def assign(x: Array, centers: Array, component_mask: Array | None = None) -> tup
     >>> labels.tolist(), objective.tolist()
     ([0, 0, 1], [0.0, 1.0, 1.0])
     """
-    return _assign(columns(x), centers, component_mask)
+    return _assign(columns(x, observed), centers, component_mask)
 
 
 @compiled(static_argnames=("n_clusters", "n_local_trials"))
@@ -478,6 +521,7 @@ def kmeans_plusplus(
     n_local_trials: int | None = None,
     row_weights: Array | None = None,
     component_mask: Array | None = None,
+    observed: Array | None = None,
 ) -> Array:
     """Greedy k-means++ seeding.
 
@@ -503,11 +547,14 @@ def kmeans_plusplus(
         Nonzero for the centres in use. Masked centres are left at the first centre and
         change nothing; each centre and each trial draws from its own key, so the centres
         in use are those an unmasked call with fewer clusters returns.
+    observed : Array, shape (n_obs, n_dim), optional
+        Nonzero where an entry is observed: ``D(x)^2`` is the partial distance, and a centre
+        drawn from a row with missing entries takes the column's observed mean there.
 
     Returns
     -------
     Array, shape (n_clusters, n_dim)
-        Centres, each a row of ``x``.
+        Centres, each a row of ``x`` (completed by column means where it has missing entries).
 
     Examples
     --------
@@ -528,14 +575,20 @@ def kmeans_plusplus(
     else:
         max_trials = n_trials = n_local_trials
     rows = jnp.ones(x.shape[0], x.dtype) if row_weights is None else row_weights
+    points = x  # the candidate centres: rows of x, completed by column means
+    if observed is not None:
+        seen = (jnp.asarray(observed) > 0).astype(x.dtype) * rows[:, None]
+        x = filled(x, observed)
+        column_means = jnp.sum(seen * x, axis=0) / jnp.maximum(jnp.sum(seen, axis=0), 1e-30)
+        points = jnp.where(jnp.asarray(observed) > 0, x, column_means)
     # a row is drawn in proportion to its weight: rows of weight 0 (padding) never
     log_rows = jnp.where(rows > 0, jnp.log(jnp.maximum(rows, 1e-30)), -jnp.inf)
     if row_weights is None:
-        first = x[jax.random.randint(jax.random.fold_in(rng_key, 0), (), 0, x.shape[0])]
+        first = points[jax.random.randint(jax.random.fold_in(rng_key, 0), (), 0, x.shape[0])]
     else:
-        first = x[jax.random.categorical(jax.random.fold_in(rng_key, 0), log_rows)]
+        first = points[jax.random.categorical(jax.random.fold_in(rng_key, 0), log_rows)]
     centers = jnp.broadcast_to(first, (n_clusters, x.shape[1]))
-    closest = squared_distances(x, first[None])[:, 0]
+    closest = squared_distances(x, first[None], observed)[:, 0]
 
     def add(k, carry):
         centers, closest = carry
@@ -544,8 +597,8 @@ def kmeans_plusplus(
         logits = jnp.where(jnp.all(jnp.isneginf(logits)), log_rows, logits)
         key = jax.random.fold_in(rng_key, k)
         draw = jax.vmap(lambda t: jax.random.categorical(jax.random.fold_in(key, t), logits))
-        trials = x[draw(jnp.arange(max_trials))]
-        after = jnp.minimum(closest[:, None], squared_distances(x, trials))  # (N, max_trials)
+        trials = points[draw(jnp.arange(max_trials))]
+        after = jnp.minimum(closest[:, None], squared_distances(x, trials, observed))  # (N, max_trials)
         objective = jnp.sum(after, axis=0) if row_weights is None else rows @ after
         best = jnp.argmin(jnp.where(jnp.arange(max_trials) < n_trials, objective, jnp.inf))
         return (
@@ -558,7 +611,9 @@ def kmeans_plusplus(
 
 
 @compiled(static_argnames=("n_clusters",))
-def cluster_critical_temperatures(x: Array, labels: Array, n_clusters: int, sigma_ref: Array, row_weights: Array | None = None) -> Array:
+def cluster_critical_temperatures(
+    x: Array, labels: Array, n_clusters: int, sigma_ref: Array, row_weights: Array | None = None, observed: Array | None = None
+) -> Array:
     """Critical temperature ``lambda_max(cluster k) / sigma_ref^2`` of each cluster.
 
     Below its critical temperature a cluster would split further (DESIGN section 1).
@@ -591,7 +646,7 @@ def cluster_critical_temperatures(x: Array, labels: Array, n_clusters: int, sigm
     if row_weights is not None:
         one_hot = one_hot * row_weights[None, :]
     # lax.map, not vmap: one (N, D) centred copy at a time instead of K of them
-    lam = jax.lax.map(lambda w: largest_covariance_eigenvalue(x, w), one_hot)
+    lam = jax.lax.map(lambda w: largest_covariance_eigenvalue(x, w, observed), one_hot)
     return lam / sigma_ref**2
 
 

@@ -107,6 +107,41 @@ def subsample_rows(rng_key: Array, x: Array, max_rows: int, row_weights: Array |
     return x[rows], jnp.ones(max_rows, x.dtype)
 
 
+def subsample_observed(
+    rng_key: Array, x: Array, max_rows: int, row_weights: Array | None = None, observed: Array | None = None
+) -> tuple[Array, Array | None, Array | None]:
+    """:func:`subsample_rows` of ``x`` together with its mask of observed entries (``None`` stays ``None``).
+
+    Parameters
+    ----------
+    rng_key, x, max_rows, row_weights
+        As in :func:`subsample_rows`.
+    observed : Array, shape (n_obs, n_dim), optional
+        Nonzero where an entry of ``x`` is observed.
+
+    Returns
+    -------
+    rows, weights
+        As in :func:`subsample_rows`.
+    observed : Array or None
+        The same rows of ``observed``.
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp
+    >>> from probkm.algorithms.kmeans import subsample_observed
+    >>> x = jnp.arange(12.0).reshape(6, 2)
+    >>> rows, _, seen = subsample_observed(jax.random.key(0), x, 4, observed=(x % 3 > 0).astype(x.dtype))
+    >>> bool(jnp.all(seen == (rows % 3 > 0)))
+    True
+    """
+    if observed is None:
+        return (*subsample_rows(rng_key, x, max_rows, row_weights), None)
+    # one draw for both: the mask rides along as extra columns
+    joined, weights = subsample_rows(rng_key, jnp.concatenate([x, jnp.asarray(observed, x.dtype)], axis=1), max_rows, row_weights)
+    return joined[:, : x.shape[1]], weights, joined[:, x.shape[1]:]
+
+
 @compiled(on_disk=True, static_argnames=("n_clusters", "n_init", "anneal_max_iter", "max_iter", "init_samples", "anneal_samples"))
 def kmeans_candidates(
     rng_key: Array,
@@ -121,6 +156,7 @@ def kmeans_candidates(
     anneal_samples: int = 3_000,
     row_weights: Array | None = None,
     component_mask: Array | None = None,
+    observed: Array | None = None,
 ) -> KMeansCandidates:
     """Annealed solution plus ``n_init`` k-means++ restarts, each run to convergence by Lloyd.
 
@@ -155,6 +191,9 @@ def kmeans_candidates(
         Nonzero for the centroids in use (the first ones, as :func:`probkm.core.shapes.component_mask`
         makes it): the others are never assigned a point, so one compiled program serves
         every ``K <= n_clusters`` and gives the candidates an unpadded call gives.
+    observed : Array, shape (n_obs, n_dim), optional
+        Nonzero where an entry is observed (the others may be NaN): every step uses partial
+        distances over observed coordinates, and the inertia sums over observed entries.
 
     Returns
     -------
@@ -173,31 +212,40 @@ def kmeans_candidates(
     True
     """
     key_anneal, key_seed, key_sub, key_anneal_sub = jax.random.split(rng_key, 4)
-    subset, subset_weights = subsample_rows(key_sub, x, init_samples, row_weights)
-    anneal_subset, anneal_weights = subsample_rows(key_anneal_sub, x, anneal_samples, row_weights)
+    subset, subset_weights, subset_seen = subsample_observed(key_sub, x, init_samples, row_weights, observed)
+    anneal_subset, anneal_weights, anneal_seen = subsample_observed(key_anneal_sub, x, anneal_samples, row_weights, observed)
     mask = component_mask
     path = anneal(
         key_anneal, anneal_subset, temperatures, n_clusters=n_clusters, max_iter=anneal_max_iter,
-        row_weights=anneal_weights, component_mask=mask,
+        row_weights=anneal_weights, component_mask=mask, observed=anneal_seen,
     )
     starts = path.centers[None]
     if n_init > 0:
-        seed = lambda k: kmeans_plusplus(k, subset, n_clusters=n_clusters, row_weights=subset_weights, component_mask=mask)  # noqa: E731
+        def seed(k):
+            return kmeans_plusplus(k, subset, n_clusters=n_clusters, row_weights=subset_weights, component_mask=mask, observed=subset_seen)
+
         starts = jnp.concatenate([starts, jax.vmap(seed)(jax.random.split(key_seed, n_init))], axis=0)
     # lax.map, not vmap: a vmapped while_loop runs every start until the slowest converges
     # and holds (n_starts, N, K) intermediates; one start at a time holds (K, N)
     if subset.shape[0] == x.shape[0]:
-        polished = jax.lax.map(lambda c: lloyd(x, c, max_iter=max_iter, row_weights=row_weights, component_mask=mask), starts)
+        def polish(c):
+            return lloyd(x, c, max_iter=max_iter, row_weights=row_weights, component_mask=mask, observed=observed)
+
+        polished = jax.lax.map(polish, starts)
         return KMeansCandidates(polished.centers, polished.labels, polished.inertia, polished.n_iter, path)
-    rough = jax.lax.map(lambda c: lloyd(subset, c, max_iter=max_iter, row_weights=subset_weights, component_mask=mask).centers, starts)
+
+    def rough_solve(c):
+        return lloyd(subset, c, max_iter=max_iter, row_weights=subset_weights, component_mask=mask, observed=subset_seen).centers
+
+    rough = jax.lax.map(rough_solve, starts)
 
     def scored(centers):
-        labels, objective = assign(x, centers, mask)
+        labels, objective = assign(x, centers, mask, observed)
         return labels, jnp.sum(objective if row_weights is None else row_weights * objective)
 
     labels, inertia = jax.lax.map(scored, rough)
     best = jnp.argmin(inertia)
-    final = lloyd(x, rough[best], max_iter=max_iter, row_weights=row_weights, component_mask=mask)
+    final = lloyd(x, rough[best], max_iter=max_iter, row_weights=row_weights, component_mask=mask, observed=observed)
     return KMeansCandidates(
         rough.at[best].set(final.centers),
         labels.at[best].set(final.labels),

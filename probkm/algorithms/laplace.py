@@ -6,13 +6,13 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from probkm.core.likelihood import log_sigma_derivatives_from_distances, squared_distances
+from probkm.core.likelihood import log_sigma_derivatives_from_distances, observed_counts, squared_distances
 from probkm.core.models import sigma_prior_distribution
 from probkm.core.programs import compiled
 
 
 @compiled(static_argnames=("prior_name",))
-def log_sigma_laplace(x, weights, means, start, prior_scale, prior_name, tol=1e-6, max_iter=50, row_weights=None):
+def log_sigma_laplace(x, weights, means, start, prior_scale, prior_name, tol=1e-6, max_iter=50, row_weights=None, observed=None):
     """Mode and sd of the mixture's posterior of ``u = log sigma``, with the means and weights held.
 
     Damped Newton steps from ``log start`` until a step is below ``tol``; the curvature at
@@ -38,6 +38,9 @@ def log_sigma_laplace(x, weights, means, start, prior_scale, prior_name, tol=1e-
         Most Newton steps.
     row_weights : Array, shape (N,), optional
         Weight of each row (``sample_weight``; 0 on padding rows).
+    observed : Array, shape (N, D), optional
+        Nonzero where an entry is observed; the others are marginalised out (partial
+        distances, each row counting its observed coordinates).
 
     Returns
     -------
@@ -57,14 +60,15 @@ def log_sigma_laplace(x, weights, means, start, prior_scale, prior_name, tol=1e-
     (-0.28, -0.28, 0.267)
     """
     prior = sigma_prior_distribution(prior_name, prior_scale)
-    dist = squared_distances(x, means)  # the same for every sigma
+    dist = squared_distances(x, means, observed)  # the same for every sigma
+    n_dim = observed_counts(observed, x.shape[1])
     log_weights = jnp.log(weights)[None, :]
 
     def log_prior(u):  # density of u = log sigma: the prior on sigma times the Jacobian e^u
         return prior.log_prob(jnp.exp(u)) + u
 
     def derivatives(u):
-        first, second = log_sigma_derivatives_from_distances(dist, log_weights, jnp.exp(u), x.shape[1], row_weights)
+        first, second = log_sigma_derivatives_from_distances(dist, log_weights, jnp.exp(u), n_dim, row_weights)
         return first + jax.grad(log_prior)(u), second + jax.hessian(log_prior)(u)
 
     def newton(carry):

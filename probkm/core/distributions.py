@@ -145,6 +145,11 @@ class SphericalMixture(Distribution):
         Shared standard deviation, in the units of ``x``.
     temperature : Array, shape (), default 1.0
         ``T > 0``.
+    row_weights : Array, shape (n_obs,), optional
+        Weight of each row of the value scored.
+    observed : Array, shape (n_obs, n_dim), optional
+        Nonzero where an entry of the value scored is observed: ``log_prob`` marginalises the
+        others out (they may be NaN). ``sample`` always draws complete points.
     validate_args : bool, optional
         NumPyro's argument validation.
 
@@ -173,14 +178,15 @@ class SphericalMixture(Distribution):
         "temperature": constraints.positive,
     }
     support = constraints.real_vector
-    pytree_data_fields = ("weights", "locs", "sigma", "temperature", "row_weights")
+    pytree_data_fields = ("weights", "locs", "sigma", "temperature", "row_weights", "observed")
 
-    def __init__(self, weights, locs, sigma, temperature=1.0, *, row_weights=None, validate_args=None):
+    def __init__(self, weights, locs, sigma, temperature=1.0, *, row_weights=None, observed=None, validate_args=None):
         self.weights = _unbatched("weights", weights, 1)
         self.locs = _unbatched("locs", locs, 2)
         self.sigma = _unbatched("sigma", sigma, 0)
         self.temperature = _unbatched("temperature", temperature, 0)
         self.row_weights = None if row_weights is None else _unbatched("row_weights", row_weights, 1)
+        self.observed = None if observed is None else _unbatched("observed", observed, 2)
         super().__init__((), self.locs.shape[-1:], validate_args=validate_args)
 
     def sample_with_intermediates(self, key, sample_shape=()):
@@ -194,7 +200,8 @@ class SphericalMixture(Distribution):
         flat, locs = _centred(value, self.locs)
         # rows (N, D) take their weights inside the likelihood, where the gradient's fast path sees them
         rows = self.row_weights if value.ndim == 2 else None
-        log_lik = annealed_log_likelihood(flat, self.weights, locs, self.sigma, self.temperature, rows)
+        observed = None if self.observed is None else jnp.broadcast_to(self.observed, value.shape).reshape(flat.shape)
+        log_lik = annealed_log_likelihood(flat, self.weights, locs, self.sigma, self.temperature, rows, observed)
         log_lik = jnp.reshape(log_lik, value.shape[:-1])
         return log_lik if self.row_weights is None or rows is not None else log_lik * self.row_weights
 
@@ -214,6 +221,10 @@ class KMeansGibbs(Distribution):
         ``tau > 0``, the Gibbs temperature, in squared units of ``x``.
     sigma : Array, shape ()
         Spread used only when generating data.
+    row_weights : Array, shape (n_obs,), optional
+        Weight of each row of the value scored.
+    observed : Array, shape (n_obs, n_dim), optional
+        Nonzero where an entry is observed: distances over those coordinates only.
     validate_args : bool, optional
         NumPyro's argument validation.
 
@@ -239,13 +250,14 @@ class KMeansGibbs(Distribution):
         "sigma": constraints.positive,
     }
     support = constraints.real_vector
-    pytree_data_fields = ("locs", "tau", "sigma", "row_weights")
+    pytree_data_fields = ("locs", "tau", "sigma", "row_weights", "observed")
 
-    def __init__(self, locs, tau, sigma, *, row_weights=None, validate_args=None):
+    def __init__(self, locs, tau, sigma, *, row_weights=None, observed=None, validate_args=None):
         self.locs = _unbatched("locs", locs, 2)
         self.tau = _unbatched("tau", tau, 0)
         self.sigma = _unbatched("sigma", sigma, 0)
         self.row_weights = None if row_weights is None else _unbatched("row_weights", row_weights, 1)
+        self.observed = None if observed is None else _unbatched("observed", observed, 2)
         super().__init__((), self.locs.shape[-1:], validate_args=validate_args)
 
     def sample_with_intermediates(self, key, sample_shape=()):
@@ -259,5 +271,6 @@ class KMeansGibbs(Distribution):
 
     def log_prob(self, value):
         flat, locs = _centred(value, self.locs)
-        log_lik = jnp.reshape(-kmeans_objective_pointwise(flat, locs) / self.tau, value.shape[:-1])
+        observed = None if self.observed is None else jnp.broadcast_to(self.observed, value.shape).reshape(flat.shape)
+        log_lik = jnp.reshape(-kmeans_objective_pointwise(flat, locs, observed) / self.tau, value.shape[:-1])
         return log_lik if self.row_weights is None else log_lik * self.row_weights

@@ -5,6 +5,14 @@ mixture through the functions here (DESIGN section 1). ``x`` is ``(n_obs, n_dim)
 ``weights`` is ``(n_clusters,)`` on the simplex, ``locs`` is ``(n_clusters, n_dim)`` and
 ``sigma`` is a positive scalar in the units of ``x``. Leading batch dimensions on the
 parameters broadcast.
+
+Missing values: every function of the data takes an optional ``observed`` mask ``(n_obs, n_dim)``,
+nonzero (or ``True``) where an entry is observed. With a spherical covariance a missing coordinate
+marginalises exactly: its Gaussian factor integrates to one, so distances sum over a row's observed
+coordinates and the normaliser counts them (``n_i = sum_d observed_id`` instead of ``D``). Entries
+outside the mask may hold anything, NaN included: they are replaced by 0 before any arithmetic, so
+neither values nor gradients see them. ``observed=None`` (every entry observed) runs the
+complete-data arithmetic unchanged, and compiles the same program as before.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 
 _LOG_2PI = 1.8378770664093453  # log(2 pi)
@@ -30,7 +39,9 @@ class Columns(NamedTuple):
     xt : Array, shape (n_dim, n_obs)
         The data, transposed once.
     sq : Array, shape (n_obs,)
-        Squared norms ``|x_i|^2``.
+        Squared norms ``|x_i|^2`` (over the observed entries).
+    observed : Array or None, shape (n_dim, n_obs)
+        The mask of observed entries, transposed; ``None`` when every entry is observed.
 
     See Also
     --------
@@ -47,20 +58,99 @@ class Columns(NamedTuple):
 
     xt: Array
     sq: Array
+    observed: Array | None = None
 
 
-def columns(x: Array) -> Columns:
+def filled(x: Array, observed: Array | None) -> Array:
+    """``x`` with its unobserved entries set to 0 (``x`` itself when ``observed`` is ``None``).
+
+    Parameters
+    ----------
+    x : Array, shape (..., n_obs, n_dim)
+        Data; unobserved entries may be NaN.
+    observed : Array or None, shape (n_obs, n_dim)
+        Nonzero where an entry is observed.
+
+    Returns
+    -------
+    Array
+        Shaped as ``x``, finite wherever ``observed`` is.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from probkm.core.likelihood import filled
+    >>> x = jnp.array([[1.0, jnp.nan]])
+    >>> filled(x, ~jnp.isnan(x)).tolist()
+    [[1.0, 0.0]]
+    """
+    return x if observed is None else jnp.where(jnp.asarray(observed) > 0, x, 0.0)
+
+
+def observed_mask(x) -> Array | None:
+    """The mask of the non-NaN entries of concrete data ``x``, as floats; ``None`` when none is NaN.
+
+    Decided on the host, so complete data keep the complete-data programs.
+
+    Parameters
+    ----------
+    x : array_like, shape (n_obs, n_dim)
+
+    Returns
+    -------
+    numpy.ndarray of float, shape (n_obs, n_dim), or None
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from probkm.core.likelihood import observed_mask
+    >>> observed_mask(np.array([[1.0, np.nan]])).tolist(), observed_mask(np.ones((1, 2)))
+    ([[1.0, 0.0]], None)
+    """
+    seen = ~np.isnan(np.asarray(x, dtype=float))
+    return None if seen.all() else seen.astype(float)
+
+
+def observed_counts(observed: Array | None, n_dim: int) -> Array | int:
+    """Observed coordinates of each row, ``n_i``: ``n_dim`` when ``observed`` is ``None``.
+
+    Parameters
+    ----------
+    observed : Array or None, shape (n_obs, n_dim)
+    n_dim : int
+
+    Returns
+    -------
+    Array, shape (n_obs,), or int
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from probkm.core.likelihood import observed_counts
+    >>> observed_counts(jnp.array([[1.0, 0.0], [1.0, 1.0]]), 2).tolist(), observed_counts(None, 2)
+    ([1.0, 2.0], 2)
+    """
+    return n_dim if observed is None else jnp.sum(jnp.asarray(observed) > 0, axis=-1).astype(jnp.result_type(float))
+
+
+def _as_mask(observed: Array | None, dtype) -> Array | None:
+    return None if observed is None else (jnp.asarray(observed) > 0).astype(dtype)
+
+
+def columns(x: Array, observed: Array | None = None) -> Columns:
     """The :class:`Columns` layout of ``x``.
 
     Parameters
     ----------
     x : Array, shape (n_obs, n_dim)
         Data.
+    observed : Array, shape (n_obs, n_dim), optional
+        Nonzero where an entry is observed; the others are ignored (they may be NaN).
 
     Returns
     -------
     Columns
-        ``x`` transposed and its rows' squared norms.
+        ``x`` (missing entries 0) transposed, its rows' squared norms and the mask transposed.
 
     Examples
     --------
@@ -71,7 +161,9 @@ def columns(x: Array) -> Columns:
     >>> data.xt.tolist(), data.sq.tolist()
     ([[1.0, 3.0], [2.0, 4.0]], [5.0, 25.0])
     """
-    return Columns(x.T, jnp.sum(x * x, axis=-1))
+    mask = _as_mask(observed, x.dtype)
+    x = filled(x, mask)
+    return Columns(x.T, jnp.sum(x * x, axis=-1), None if mask is None else mask.T)
 
 
 def _expanded(x_sq: Array, cross: Array, locs_sq: Array) -> Array:
@@ -79,8 +171,8 @@ def _expanded(x_sq: Array, cross: Array, locs_sq: Array) -> Array:
     return jnp.maximum(x_sq - 2.0 * cross + locs_sq, 0.0)
 
 
-def squared_distances(x: Array, locs: Array) -> Array:
-    """Squared Euclidean distances ``d_ik = ||x_i - mu_k||^2``.
+def squared_distances(x: Array, locs: Array, observed: Array | None = None) -> Array:
+    """Squared Euclidean distances ``d_ik = ||x_i - mu_k||^2`` (over observed coordinates only).
 
     Parameters
     ----------
@@ -88,6 +180,9 @@ def squared_distances(x: Array, locs: Array) -> Array:
         Data.
     locs : Array, shape (..., n_clusters, n_dim)
         Means.
+    observed : Array, shape (n_obs, n_dim), optional
+        Nonzero where an entry is observed: ``d_ik = sum_d observed_id (x_id - mu_kd)^2``, the
+        partial distance, whose ``|mu|^2`` term is one more matrix product ``observed @ (mu^2)^T``.
 
     Returns
     -------
@@ -107,8 +202,13 @@ def squared_distances(x: Array, locs: Array) -> Array:
     >>> squared_distances(jnp.array([[0.0, 0.0], [3.0, 4.0]]), jnp.array([[0.0, 0.0]])).tolist()
     [[0.0], [25.0]]
     """
+    mask = _as_mask(observed, x.dtype)
+    x = filled(x, mask)
     x_sq = jnp.sum(x * x, axis=-1)[..., :, None]
-    locs_sq = jnp.sum(locs * locs, axis=-1)[..., None, :]
+    if mask is None:
+        locs_sq = jnp.sum(locs * locs, axis=-1)[..., None, :]
+    else:
+        locs_sq = jnp.einsum("nd,...kd->...nk", mask, locs * locs)
     return _expanded(x_sq, jnp.einsum("...nd,...kd->...nk", x, locs), locs_sq)
 
 
@@ -125,7 +225,7 @@ def column_distances(data: Columns, locs: Array) -> Array:
     Returns
     -------
     Array, shape (n_clusters, n_obs)
-        The transpose of ``squared_distances(x, locs)``.
+        The transpose of ``squared_distances(x, locs, observed)``.
 
     Examples
     --------
@@ -135,7 +235,10 @@ def column_distances(data: Columns, locs: Array) -> Array:
     >>> column_distances(data, jnp.array([[0.0, 0.0], [3.0, 0.0]])).tolist()
     [[0.0, 25.0], [9.0, 16.0]]
     """
-    return _expanded(data.sq[None, :], locs @ data.xt, jnp.sum(locs * locs, axis=-1)[:, None])
+    if data.observed is None:
+        return _expanded(data.sq[None, :], locs @ data.xt, jnp.sum(locs * locs, axis=-1)[:, None])
+    # partial distances: |mu_k|^2 over each point's observed coordinates, one more matrix product
+    return _expanded(data.sq[None, :], locs @ data.xt, (locs * locs) @ data.observed)
 
 
 def scores_from_distances(dist: Array, log_weights: Array, sigma: Array) -> Array:
@@ -165,7 +268,7 @@ def scores_from_distances(dist: Array, log_weights: Array, sigma: Array) -> Arra
     return log_weights - dist / (2.0 * sigma**2)
 
 
-def component_scores(x: Array, weights: Array, locs: Array, sigma: Array) -> Array:
+def component_scores(x: Array, weights: Array, locs: Array, sigma: Array, observed: Array | None = None) -> Array:
     """Component scores ``a_ik = log w_k - d_ik / (2 sigma^2)`` of each point and cluster.
 
     Parameters
@@ -178,6 +281,8 @@ def component_scores(x: Array, weights: Array, locs: Array, sigma: Array) -> Arr
         Means.
     sigma : Array, shape (...)
         Shared standard deviation, in the units of ``x``.
+    observed : Array, shape (n_obs, n_dim), optional
+        Nonzero where an entry is observed (see :func:`squared_distances`).
 
     Returns
     -------
@@ -192,7 +297,7 @@ def component_scores(x: Array, weights: Array, locs: Array, sigma: Array) -> Arr
     [[-0.69, -13.19], [-13.19, -0.69]]
     """
     sigma = jnp.asarray(sigma)[..., None, None]
-    return scores_from_distances(squared_distances(x, locs), jnp.log(weights)[..., None, :], sigma)
+    return scores_from_distances(squared_distances(x, locs, observed), jnp.log(weights)[..., None, :], sigma)
 
 
 def tempered_softmax(scores: Array, temperature: Array, axis: int = -1) -> Array:
@@ -225,13 +330,20 @@ def tempered_softmax(scores: Array, temperature: Array, axis: int = -1) -> Array
     return jax.nn.softmax(scores / temperature, axis=axis)
 
 
-def _log_normaliser(sigma: Array, n_dim: int) -> Array:
-    """``(D / 2) log(2 pi sigma^2)``, the per-point Gaussian normalising constant."""
+def _log_normaliser(sigma: Array, n_dim) -> Array:
+    """``(n / 2) log(2 pi sigma^2)``, the per-point Gaussian normalising constant of ``n`` coordinates
+    (``D``, or each row's observed count)."""
     return 0.5 * n_dim * (_LOG_2PI + 2.0 * jnp.log(sigma))
 
 
 def annealed_log_likelihood(
-    x: Array, weights: Array, locs: Array, sigma: Array, temperature: Array = 1.0, row_weights: Array | None = None
+    x: Array,
+    weights: Array,
+    locs: Array,
+    sigma: Array,
+    temperature: Array = 1.0,
+    row_weights: Array | None = None,
+    observed: Array | None = None,
 ) -> Array:
     """Pointwise annealed log-likelihood ``l_T,i``, times each row's weight when ``row_weights`` is given.
 
@@ -254,6 +366,11 @@ def annealed_log_likelihood(
     row_weights : Array, shape (n_obs,), optional
         Non-negative weight of each row (``sample_weight``; 0 on padding rows): the result
         is ``row_weights * l_T``, so a sum over rows counts row ``i`` ``row_weights[i]`` times.
+    observed : Array, shape (n_obs, n_dim), optional
+        Nonzero where an entry is observed. A row's missing coordinates are marginalised out:
+        ``d_ik`` sums over its observed coordinates and the normaliser is
+        ``(n_i / 2) log(2 pi sigma^2)`` with ``n_i`` of them. Unobserved entries of ``x`` may be
+        NaN; they reach neither the value nor any gradient.
 
     Returns
     -------
@@ -284,27 +401,30 @@ def annealed_log_likelihood(
     (2, 2)
     """
     sigma, temperature = jnp.asarray(sigma), jnp.asarray(temperature)
+    mask = _as_mask(observed, x.dtype)
+    x = filled(x, mask)
     if x.ndim == 2 and weights.ndim == 1 and locs.ndim == 2 and sigma.ndim == 0 and temperature.ndim == 0:
         rows = jnp.ones(x.shape[0], x.dtype) if row_weights is None else jnp.asarray(row_weights, x.dtype)
-        return _annealed_unbatched(x, weights, locs, sigma, temperature, rows)
-    ll = _annealed_forward(x, weights, locs, sigma, temperature)[0]
+        return _annealed_unbatched(x, weights, locs, sigma, temperature, rows, mask)
+    ll = _annealed_forward(x, weights, locs, sigma, temperature, mask)[0]
     return ll if row_weights is None else ll * row_weights
 
 
-def _annealed_forward(x, weights, locs, sigma, temperature):
-    """The annealed log-likelihood and what its derivatives need.
+def _annealed_forward(x, weights, locs, sigma, temperature, mask=None):
+    """The annealed log-likelihood and what its derivatives need (``x`` already 0 where ``mask`` is).
 
     Returns ``(ll, (dist, shifted, resp, log_z))``.
     """
     temperature = temperature[..., None]
-    dist = squared_distances(x, locs)
+    dist = squared_distances(x, locs, mask)
     scores = scores_from_distances(dist, jnp.log(weights)[..., None, :], sigma[..., None, None])
     top = jnp.max(scores, axis=-1, keepdims=True)
     shifted = scores - top  # components of weight 0 (masked) score -inf and drop out here
     e = jnp.exp(shifted / temperature[..., None])
     z = jnp.sum(e, axis=-1)
     log_z = jnp.log(z)
-    ll = top[..., 0] + temperature * log_z - _log_normaliser(sigma[..., None], x.shape[-1])
+    n_dim = x.shape[-1] if mask is None else jnp.sum(mask, axis=-1)
+    ll = top[..., 0] + temperature * log_z - _log_normaliser(sigma[..., None], n_dim)
     return ll, (dist, shifted, e / z[..., None], log_z)
 
 
@@ -314,35 +434,47 @@ ROW_BLOCK = 32_768  # rows per block: a block's (rows, K) intermediates stay in 
 MIN_ROWS_TO_BLOCK = 8 * ROW_BLOCK
 
 
-def _block_statistics(x, weights, locs, sigma, temperature, cotangent, with_dx):
+def _block_statistics(x, weights, locs, sigma, temperature, cotangent, with_dx, mask=None):
     """One block of rows: pointwise values and the ``cotangent``-weighted sums the gradient needs.
 
     Returns ``(ll (rows,), d_x (rows, D) or None, (mass (K,), resp_x (K, D), resp_dist (), d_t ()))``
     with ``gr_ik = g_i r_ik``: ``mass_k = sum_i gr_ik``, ``resp_x = sum_i gr_ik x_i``,
     ``resp_dist = sum_ik gr_ik d_ik`` and ``d_t = sum_i g_i (log z_i - sum_k r_ik a'_ik / T)``.
+    With a ``mask`` of observed entries the sums also hold ``resp_mask = sum_i gr_ik m_i`` ``(K, D)``,
+    the mass that observes each coordinate, and ``g_dims = sum_i g_i n_i``.
     """
-    ll, (dist, shifted, resp, log_z) = _annealed_forward(x, weights, locs, sigma, temperature)
+    ll, (dist, shifted, resp, log_z) = _annealed_forward(x, weights, locs, sigma, temperature, mask)
     weighted = cotangent[:, None] * resp
     mass = jnp.sum(weighted, axis=0)
-    d_x = (weighted @ locs - x * jnp.sum(weighted, axis=-1, keepdims=True)) / sigma**2 if with_dx else None
+    d_x = None
+    if with_dx:
+        d_x = (weighted @ locs - x * jnp.sum(weighted, axis=-1, keepdims=True)) / sigma**2
+        d_x = d_x if mask is None else d_x * mask
     # resp * shifted is 0 * -inf on a masked component: its term is 0
     d_t = jnp.sum(cotangent * (log_z - jnp.sum(jnp.where(resp > 0, resp * shifted, 0.0), axis=-1) / temperature))
-    return ll, d_x, (mass, weighted.T @ x, jnp.sum(weighted * dist), d_t)
+    sums = (mass, weighted.T @ x, jnp.sum(weighted * dist), d_t)
+    if mask is not None:
+        sums = sums + (weighted.T @ mask, jnp.sum(cotangent * jnp.sum(mask, axis=-1)))
+    return ll, d_x, sums
 
 
-def _over_row_blocks(x, cotangent, params, with_dx=False):
+def _over_row_blocks(x, cotangent, params, with_dx=False, mask=None):
     """:func:`_block_statistics` over blocks of :data:`ROW_BLOCK` rows (one block below
     :data:`MIN_ROWS_TO_BLOCK` rows): row outputs concatenated, sums added. One pass over the
     data, each block's work done in cache."""
     n_full = x.shape[0] // ROW_BLOCK * ROW_BLOCK if _blocks_pay(x.shape[0]) else 0
     parts = []
     if n_full:
-        blocks = (x[:n_full].reshape(-1, ROW_BLOCK, x.shape[1]), cotangent[:n_full].reshape(-1, ROW_BLOCK))
-        ll, d_x, sums = jax.lax.map(lambda b: _block_statistics(b[0], *params, b[1], with_dx), blocks)
+        def block(a):
+            return None if a is None else a[:n_full].reshape(-1, ROW_BLOCK, x.shape[1])
+
+        blocks = (block(x), cotangent[:n_full].reshape(-1, ROW_BLOCK), block(mask))
+        ll, d_x, sums = jax.lax.map(lambda b: _block_statistics(b[0], *params, b[1], with_dx, b[2]), blocks)
         rows = jax.tree_util.tree_map(lambda a: a.reshape((n_full,) + a.shape[2:]), (ll, d_x))
         parts.append((*rows, jax.tree_util.tree_map(lambda a: jnp.sum(a, 0), sums)))
     if n_full < x.shape[0]:
-        parts.append(_block_statistics(x[n_full:], *params, cotangent[n_full:], with_dx))
+        rest = None if mask is None else mask[n_full:]
+        parts.append(_block_statistics(x[n_full:], *params, cotangent[n_full:], with_dx, rest))
     if len(parts) == 1:
         return parts[0]
     (ll_a, dx_a, sums_a), (ll_b, dx_b, sums_b) = parts
@@ -361,27 +493,31 @@ def _blocks_pay(n_rows: int) -> bool:
 
 def _parameter_cotangents(sums, g_total, weights, locs, sigma):
     """``dL/dw, dL/dmu, dL/dsigma, dL/dT`` from the sums of :func:`_block_statistics`."""
-    mass, resp_x, resp_dist, d_t = sums
+    mass, resp_x, resp_dist, d_t = sums[:4]
+    # without missing entries every row observes all D coordinates; with them, sums[4:] hold
+    # the mass observing each coordinate and sum_i g_i n_i (:func:`_block_statistics`)
+    complete = len(sums) == 4
     # a component of weight 0 (masked) has no mass: its derivative is 0, not 0 / 0
     d_weights = jnp.where(weights > 0, mass / jnp.where(weights > 0, weights, 1.0), 0.0)
-    d_locs = (resp_x - mass[:, None] * locs) / sigma**2
-    d_sigma = resp_dist / sigma**3 - g_total * locs.shape[-1] / sigma
+    d_locs = (resp_x - (mass[:, None] if complete else sums[4]) * locs) / sigma**2
+    d_sigma = resp_dist / sigma**3 - (g_total * locs.shape[-1] if complete else sums[5]) / sigma
     return d_weights, d_locs, d_sigma, d_t
 
 
 @jax.custom_vjp
-def _annealed_unbatched(x, weights, locs, sigma, temperature, row_weights):
+def _annealed_unbatched(x, weights, locs, sigma, temperature, row_weights, mask):
     # in row blocks even without a gradient: 1.5x faster than one (N, K) pass at N = 1e6
-    return row_weights * _over_row_blocks(x, row_weights, (weights, locs, sigma, temperature))[0]
+    return row_weights * _over_row_blocks(x, row_weights, (weights, locs, sigma, temperature), mask=mask)[0]
 
 
-def _annealed_unbatched_fwd(x, weights, locs, sigma, temperature, row_weights):
+def _annealed_unbatched_fwd(x, weights, locs, sigma, temperature, row_weights, mask):
     # the forward pass also gathers the gradient's sums for a cotangent of ones (g_i = the row
     # weight): the case of every model here, whose potential adds the values with one scale factor
     values = tuple(p.value for p in (x, weights, locs, sigma, temperature))
     rows = row_weights.value
-    ll, _, sums = _over_row_blocks(values[0], rows, values[1:])
-    return rows * ll, (values, rows, sums, x.perturbed)
+    mask = None if mask is None else mask.value
+    ll, _, sums = _over_row_blocks(values[0], rows, values[1:], mask=mask)
+    return rows * ll, (values, rows, mask, sums, x.perturbed)
 
 
 def _annealed_unbatched_bwd(residuals, cotangent):
@@ -390,21 +526,22 @@ def _annealed_unbatched_bwd(residuals, cotangent):
     With ``a_ik = log w_k - d_ik / (2 sigma^2)`` and ``gr_ik = g_i r_ik``: ``dL/dw_k = sum_i gr_ik / w_k``,
     ``dL/dmu_k = sum_i gr_ik (x_i - mu_k) / sigma^2``, ``dL/dx_i = -sum_k gr_ik (x_i - mu_k) / sigma^2``,
     ``dL/dsigma = sum_ik gr_ik d_ik / sigma^3 - D sum_i g_i / sigma`` and
-    ``dL/dT = sum_i g_i (log z_i - sum_k r_ik (a_ik - max_k a_ik) / T)``. A constant ``g`` (and
+    ``dL/dT = sum_i g_i (log z_i - sum_k r_ik (a_ik - max_k a_ik) / T)``. With a mask ``m`` of observed
+    entries, ``(x_i - mu_k)`` becomes ``m_i * (x_i - mu_k)`` and ``D`` becomes ``n_i``. A constant ``g`` (and
     no gradient in ``x``) scales the forward pass's sums; any other ``g`` repeats the pass.
     """
-    (x, weights, locs, sigma, temperature), rows, sums_of_ones, x_perturbed = residuals
+    (x, weights, locs, sigma, temperature), rows, mask, sums_of_ones, x_perturbed = residuals
     params = (weights, locs, sigma, temperature)
     constant, c0 = jnp.all(cotangent == cotangent[0]), cotangent[0]
     cotangent = cotangent * rows  # the output is rows * l_i: g_i = dL/dl_i
     g_total = jnp.sum(cotangent)
 
     if x_perturbed:
-        _, d_x, sums = _over_row_blocks(x, cotangent, params, with_dx=True)
-        return (d_x, *_parameter_cotangents(sums, g_total, weights, locs, sigma), None)
+        _, d_x, sums = _over_row_blocks(x, cotangent, params, with_dx=True, mask=mask)
+        return (d_x, *_parameter_cotangents(sums, g_total, weights, locs, sigma), None, None)
 
     def repeat_pass(_):
-        return _parameter_cotangents(_over_row_blocks(x, cotangent, params)[2], g_total, weights, locs, sigma)
+        return _parameter_cotangents(_over_row_blocks(x, cotangent, params, mask=mask)[2], g_total, weights, locs, sigma)
 
     def scale_sums(_):
         # a constant dL/d(output) c0: g = c0 * rows, and the forward pass summed with g = rows
@@ -412,13 +549,13 @@ def _annealed_unbatched_bwd(residuals, cotangent):
         return _parameter_cotangents(scaled, g_total, weights, locs, sigma)
 
     parameters = jax.lax.cond(constant, scale_sums, repeat_pass, None)
-    return (None, *parameters, None)
+    return (None, *parameters, None, None)
 
 
 _annealed_unbatched.defvjp(_annealed_unbatched_fwd, _annealed_unbatched_bwd, symbolic_zeros=True)
 
 
-def mixture_log_likelihood(x: Array, weights: Array, locs: Array, sigma: Array) -> Array:
+def mixture_log_likelihood(x: Array, weights: Array, locs: Array, sigma: Array, observed: Array | None = None) -> Array:
     """Pointwise marginal log-density of the shared-sigma mixture.
 
     This *is* :func:`annealed_log_likelihood` at ``T = 1``.
@@ -433,6 +570,8 @@ def mixture_log_likelihood(x: Array, weights: Array, locs: Array, sigma: Array) 
         Means.
     sigma : Array, shape (...)
         Shared standard deviation, in the units of ``x``.
+    observed : Array, shape (n_obs, n_dim), optional
+        Nonzero where an entry is observed; missing coordinates are marginalised out.
 
     Returns
     -------
@@ -446,11 +585,11 @@ def mixture_log_likelihood(x: Array, weights: Array, locs: Array, sigma: Array) 
     >>> ll.shape, round(float(ll[0]), 4)  # -log(2 pi) at the mean of a 2-D standard normal
     ((3,), -1.8379)
     """
-    return annealed_log_likelihood(x, weights, locs, sigma, 1.0)
+    return annealed_log_likelihood(x, weights, locs, sigma, 1.0, observed=observed)
 
 
 def responsibilities(
-    x: Array, weights: Array, locs: Array, sigma: Array, temperature: Array = 1.0
+    x: Array, weights: Array, locs: Array, sigma: Array, temperature: Array = 1.0, observed: Array | None = None
 ) -> Array:
     """Posterior assignment probabilities ``p(z_i = k | x_i)`` at temperature ``T``.
 
@@ -469,6 +608,8 @@ def responsibilities(
         Shared standard deviation, in the units of ``x``.
     temperature : Array, shape (...), default 1.0
         ``T > 0``.
+    observed : Array, shape (n_obs, n_dim), optional
+        Nonzero where an entry is observed: ``p(z_i = k | observed coordinates of x_i)``.
 
     Returns
     -------
@@ -486,7 +627,7 @@ def responsibilities(
     [[1.0, 0.0], [0.0, 1.0]]
     """
     temperature = jnp.asarray(temperature)[..., None, None]
-    return tempered_softmax(component_scores(x, weights, locs, sigma), temperature, axis=-1)
+    return tempered_softmax(component_scores(x, weights, locs, sigma, observed), temperature, axis=-1)
 
 
 def log_sigma_derivatives(x: Array, weights: Array, locs: Array, sigma: Array) -> tuple[Array, Array]:
@@ -543,8 +684,9 @@ def log_sigma_derivatives_from_distances(
         ``log w``, broadcasting against ``dist``.
     sigma : Array
         Broadcasting against ``dist``.
-    n_dim : int
-        ``D``, the data's dimension.
+    n_dim : int or Array of shape (n_obs,)
+        ``D``, the data's dimension, or each row's count of observed coordinates
+        (:func:`observed_counts`) when ``dist`` are partial distances.
     row_weights : Array, shape (n_obs,), optional
         Weight of each row (``sample_weight``; 0 on padding rows).
 
@@ -572,12 +714,12 @@ def log_sigma_derivatives_from_distances(
     var_d = jnp.sum(rows[:, None] * resp * (dist - mean_d) ** 2, axis=(-2, -1))
     total_d = jnp.sum(rows[:, None] * mean_d, axis=(-2, -1))
     s = jnp.reshape(s, total_d.shape)
-    first = 2.0 * s * total_d - jnp.sum(rows) * n_dim
+    first = 2.0 * s * total_d - jnp.sum(rows * n_dim)
     second = 4.0 * s**2 * var_d - 4.0 * s * total_d
     return first, second
 
 
-def kmeans_objective_pointwise(x: Array, locs: Array) -> Array:
+def kmeans_objective_pointwise(x: Array, locs: Array, observed: Array | None = None) -> Array:
     """Each point's contribution to the k-means objective, ``min_k d_ik``.
 
     Parameters
@@ -586,6 +728,8 @@ def kmeans_objective_pointwise(x: Array, locs: Array) -> Array:
         Data.
     locs : Array, shape (..., n_clusters, n_dim)
         Centroids.
+    observed : Array, shape (n_obs, n_dim), optional
+        Nonzero where an entry is observed: partial distances over those coordinates.
 
     Returns
     -------
@@ -599,10 +743,10 @@ def kmeans_objective_pointwise(x: Array, locs: Array) -> Array:
     >>> kmeans_objective_pointwise(x, locs).tolist()
     [0.0, 16.0]
     """
-    return jnp.min(squared_distances(x, locs), axis=-1)
+    return jnp.min(squared_distances(x, locs, observed), axis=-1)
 
 
-def nearest_centroid(x: Array, locs: Array) -> Array:
+def nearest_centroid(x: Array, locs: Array, observed: Array | None = None) -> Array:
     """Index of each point's nearest centroid.
 
     Parameters
@@ -611,6 +755,8 @@ def nearest_centroid(x: Array, locs: Array) -> Array:
         Data.
     locs : Array, shape (..., n_clusters, n_dim)
         Centroids.
+    observed : Array, shape (n_obs, n_dim), optional
+        Nonzero where an entry is observed: partial distances over those coordinates.
 
     Returns
     -------
@@ -624,7 +770,7 @@ def nearest_centroid(x: Array, locs: Array) -> Array:
     >>> nearest_centroid(x, locs).tolist()
     [0, 1]
     """
-    return jnp.argmin(squared_distances(x, locs), axis=-1).astype(jnp.int32)
+    return jnp.argmin(squared_distances(x, locs, observed), axis=-1).astype(jnp.int32)
 
 
 def plugin_sigma(inertia: Array, n_obs: int, n_dim: int) -> Array:

@@ -23,6 +23,11 @@ Priors (DESIGN section 1): ``weights ~ Dirichlet(weight_concentration * 1_K)``;
 ``loc_center``, ``loc_scale`` and ``sigma_scale`` default to the data's per-feature mean and
 its pooled standard deviation (:func:`data_prior_defaults`): an isotropic prior, like the
 model, so a feature with a tiny spread does not pin its means to the data's centre.
+
+Missing values: pass ``observed`` ``(n_obs, n_dim)``, nonzero where an entry of ``x`` is observed
+(``~numpy.isnan(x)``, or :func:`probkm.core.likelihood.observed_mask`). A row's missing
+coordinates are marginalised out exactly (:func:`probkm.core.likelihood.annealed_log_likelihood`);
+the entries of ``x`` they cover may be NaN.
 """
 
 from __future__ import annotations
@@ -121,7 +126,7 @@ def _resolve_shape(x: Array | None, shape: tuple[int, int] | None) -> tuple[int,
     return tuple(shape)
 
 
-def _prior_settings(x, n_dim, loc_center, loc_scale, sigma_scale, row_weights=None):
+def _prior_settings(x, n_dim, loc_center, loc_scale, sigma_scale, row_weights=None, observed=None):
     """Fill unset prior settings from the data; simulation (x=None) must set them."""
     if any(v is None for v in (loc_center, loc_scale, sigma_scale)):
         if x is None:
@@ -129,7 +134,7 @@ def _prior_settings(x, n_dim, loc_center, loc_scale, sigma_scale, row_weights=No
                 "With x=None, pass loc_center, loc_scale and sigma_scale "
                 "(for example from probkm.core.models.data_prior_defaults(x_train))."
             )
-        center, pooled = location_and_scale(x, jnp, row_weights)
+        center, pooled = location_and_scale(x, jnp, row_weights, observed)
         loc_center = center if loc_center is None else loc_center
         loc_scale = pooled if loc_scale is None else loc_scale
         sigma_scale = pooled if sigma_scale is None else sigma_scale
@@ -167,16 +172,21 @@ def _sample_sigma(sigma_prior: str, sigma_scale: Array) -> Array:
     return numpyro.sample("sigma", sigma_prior_distribution(sigma_prior, sigma_scale))
 
 
-def _observe(x: Array | None, n_obs: int, subsample_size: int | None, likelihood, row_weights: Array | None) -> None:
+def _observe(
+    x: Array | None, n_obs: int, subsample_size: int | None, likelihood, row_weights: Array | None, observed: Array | None = None
+) -> None:
     """The observed site ``x`` in plate ``obs``, optionally on a random minibatch of rows.
 
-    ``likelihood(row_weights)`` builds the site's distribution for the rows it sees.
+    ``likelihood(row_weights, observed)`` builds the site's distribution for the rows it sees.
     """
     with numpyro.plate("obs", n_obs, subsample_size=subsample_size) as rows:
         minibatch = x is not None and subsample_size is not None
+
+        def seen(a):
+            return None if a is None or x is None else (a[rows] if minibatch else a)
+
         batch = x[rows] if minibatch else x
-        weights = None if row_weights is None or x is None else (row_weights[rows] if minibatch else row_weights)
-        numpyro.sample("x", likelihood(weights), obs=batch)
+        numpyro.sample("x", likelihood(seen(row_weights), seen(observed)), obs=batch)
 
 
 def annealed_gmm(
@@ -195,6 +205,7 @@ def annealed_gmm(
     subsample_size: int | None = None,
     row_weights: Array | None = None,
     component_mask: Array | None = None,
+    observed: Array | None = None,
 ) -> None:
     """Shared-sigma spherical mixture with its likelihood tempered at ``temperature``.
 
@@ -237,6 +248,9 @@ def annealed_gmm(
         serves every number of components up to ``n_components``. The ``weights`` site then
         holds weights over all components; the mixture's are
         :func:`~probkm.core.distributions.active_weights` of them.
+    observed : Array, shape (n_obs, n_dim), optional
+        Nonzero where an entry of ``x`` is observed; the others (NaN allowed) are marginalised
+        out, and data-derived prior settings use the observed entries only.
 
     Raises
     ------
@@ -256,12 +270,16 @@ def annealed_gmm(
     [('means', (3, 2)), ('sigma', ()), ('x', (20, 2))]
     """
     n_obs, n_dim = _resolve_shape(x, shape)
-    loc_center, loc_scale, sigma_scale = _prior_settings(x, n_dim, loc_center, loc_scale, sigma_scale, row_weights)
+    loc_center, loc_scale, sigma_scale = _prior_settings(x, n_dim, loc_center, loc_scale, sigma_scale, row_weights, observed)
     weights = _mixture_weights(n_components, weights, weight_concentration, component_mask)
     means = _sample_means(n_components, loc_center, loc_scale, component_mask)
     if sigma is None:
         sigma = _sample_sigma(sigma_prior, sigma_scale)
-    _observe(x, n_obs, subsample_size, lambda rows: SphericalMixture(weights, means, sigma, temperature, row_weights=rows), row_weights)
+
+    def likelihood(rows, seen):
+        return SphericalMixture(weights, means, sigma, temperature, row_weights=rows, observed=seen)
+
+    _observe(x, n_obs, subsample_size, likelihood, row_weights, observed)
 
 
 def spherical_gmm(
@@ -279,6 +297,7 @@ def spherical_gmm(
     subsample_size: int | None = None,
     row_weights: Array | None = None,
     component_mask: Array | None = None,
+    observed: Array | None = None,
 ) -> None:
     """Spherical Gaussian mixture with one shared ``sigma``: :func:`annealed_gmm` at ``T = 1``.
 
@@ -292,8 +311,9 @@ def spherical_gmm(
         Observations, or ``None`` to simulate (then give ``shape``).
     n_components : int
         Number of clusters ``K`` (static).
-    shape, sigma, weights, weight_concentration, loc_center, loc_scale, sigma_prior, sigma_scale, subsample_size, row_weights, component_mask
-        As in :func:`annealed_gmm`: a known ``sigma`` or ``weights="equal"`` fixes them.
+    shape, sigma, weights, weight_concentration, loc_center, loc_scale, sigma_prior, sigma_scale, subsample_size, row_weights, component_mask, observed
+        As in :func:`annealed_gmm`: a known ``sigma`` or ``weights="equal"`` fixes them;
+        ``observed`` marginalises missing entries out.
 
     Examples
     --------
@@ -323,6 +343,7 @@ def spherical_gmm(
         subsample_size=subsample_size,
         row_weights=row_weights,
         component_mask=component_mask,
+        observed=observed,
     )
 
 
@@ -338,6 +359,7 @@ def kmeans_objective_model(
     sigma_scale: Array | float | None = None,
     subsample_size: int | None = None,
     row_weights: Array | None = None,
+    observed: Array | None = None,
 ) -> None:
     """The k-means objective as a model: Gibbs likelihood ``exp(-J(mu) / tau)``.
 
@@ -353,8 +375,8 @@ def kmeans_objective_model(
         Number of clusters ``K`` (static).
     tau : Array or float, default 1.0
         The fixed, user-given Gibbs temperature, in squared units of ``x``.
-    shape, loc_center, loc_scale, sigma_prior, sigma_scale, subsample_size
-        As in :func:`annealed_gmm`.
+    shape, loc_center, loc_scale, sigma_prior, sigma_scale, subsample_size, row_weights, observed
+        As in :func:`annealed_gmm`; with ``observed``, ``J`` sums partial distances over observed coordinates.
 
     Examples
     --------
@@ -369,10 +391,14 @@ def kmeans_objective_model(
     [[-0.5, -0.5, -0.5, -0.5]]
     """
     n_obs, n_dim = _resolve_shape(x, shape)
-    loc_center, loc_scale, sigma_scale = _prior_settings(x, n_dim, loc_center, loc_scale, sigma_scale, row_weights)
+    loc_center, loc_scale, sigma_scale = _prior_settings(x, n_dim, loc_center, loc_scale, sigma_scale, row_weights, observed)
     means = _sample_means(n_components, loc_center, loc_scale)
     sigma = _sample_sigma(sigma_prior, sigma_scale)
-    _observe(x, n_obs, subsample_size, lambda rows: KMeansGibbs(means, tau, sigma, row_weights=rows), row_weights)
+
+    def likelihood(rows, seen):
+        return KMeansGibbs(means, tau, sigma, row_weights=rows, observed=seen)
+
+    _observe(x, n_obs, subsample_size, likelihood, row_weights, observed)
 
 
 def likelihood_is_density(model: Any) -> bool:

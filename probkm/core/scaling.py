@@ -28,13 +28,18 @@ _SCALE_KWARGS = ("loc_scale", "sigma_scale", "sigma")
 _SQUARED_SCALE_KWARGS = ("tau",)  # the k-means Gibbs temperature, in squared units of x
 
 
-def location_and_scale(x: Any, xp: Any = np, row_weights: Any = None) -> tuple[Any, Any]:
+def location_and_scale(x: Any, xp: Any = np, row_weights: Any = None, observed: Any = None) -> tuple[Any, Any]:
     """The per-feature mean ``(D,)`` of ``x`` ``(N, D)`` and its pooled scale, in the array module ``xp``.
 
     With ``row_weights`` ``(N,)``, row ``i`` counts ``row_weights[i]`` times. The pooled scale is ``sqrt(mean_d Var(x_d))``; data with no spread beyond the rounding of
     their offset (``1e-14`` of their magnitude) take the magnitude instead, and data that are
     all zero take 1. The one definition of "the data's scale": :meth:`Scaling.of` calls it with
     NumPy in float64, the models' data-derived priors with ``jax.numpy`` under tracing.
+
+    Missing values: with ``observed`` ``(N, D)`` (nonzero where an entry is observed), each
+    feature's mean and variance are over the rows that observe it, and the other entries of
+    ``x`` are ignored (they may be NaN). With NumPy and no ``observed``, the NaN entries of
+    ``x`` are the missing ones.
 
     Examples
     --------
@@ -44,7 +49,17 @@ def location_and_scale(x: Any, xp: Any = np, row_weights: Any = None) -> tuple[A
     >>> center.tolist(), float(scale)
     ([1.0, 2.0], 1.0)
     """
-    if row_weights is None:
+    if observed is None and xp is np and np.isnan(x).any():
+        observed = ~np.isnan(x)
+    if observed is not None:
+        mask = xp.asarray(observed) > 0
+        x = xp.where(mask, x, 0.0)
+        rows = xp.ones(x.shape[0], x.dtype) if row_weights is None else row_weights
+        share = rows[:, None] * mask
+        total = xp.maximum(xp.sum(share, axis=0), 1e-300)
+        center = xp.sum(share * x, axis=0) / total
+        pooled = xp.sqrt(xp.mean(xp.sum(share * (x - center) ** 2, axis=0) / total))
+    elif row_weights is None:
         center = xp.mean(x, axis=0)
         pooled = xp.sqrt(xp.mean(xp.var(x, axis=0)))
     else:  # each row counted row_weights[i] times
@@ -86,6 +101,7 @@ class Scaling(NamedTuple):
         """The per-feature mean and the pooled standard deviation ``sqrt(mean_d Var(X_d))`` of ``X``.
 
         Data with no spread beyond the float64 rounding of their offset take their magnitude as the scale.
+        NaN entries are missing: each feature's mean and variance are over the rows that observe it.
 
         Parameters
         ----------
@@ -113,7 +129,7 @@ class Scaling(NamedTuple):
             center, scale = location_and_scale(X, np, None if sample_weight is None else np.asarray(sample_weight, dtype=float))
         if not (np.all(np.isfinite(center)) and np.isfinite(scale)):
             raise InvalidValue(
-                f"X is too large to compute with: its values reach {np.abs(X).max():.3g}, and their "
+                f"X is too large to compute with: its values reach {np.nanmax(np.abs(X)):.3g}, and their "
                 "variance overflows float64. Divide X by a constant first."
             )
         return cls(center, float(scale))
@@ -245,7 +261,8 @@ class Scaling(NamedTuple):
         Parameters
         ----------
         n_dim : int
-            ``D``, the data's dimension.
+            ``D``, the data's dimension: each point's ``x`` term is per observed coordinate, so
+            for a row with missing entries multiply ``jac["x"] / D`` by its observed count.
         n_components : int
             ``K``, the number of clusters.
         x_is_density : bool, default True

@@ -83,9 +83,10 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
     labels_ : ndarray of int, shape (N,)
         Nearest-centroid labels of the training data.
     inertia_ : float
-        k-means objective ``J = sum_i min_k ||x_i - mu_k||^2``.
+        k-means objective ``J = sum_i min_k ||x_i - mu_k||^2``; with NaN (missing) entries,
+        each distance sums over the row's observed coordinates.
     sigma_ : float
-        Plug-in sigma, ``sqrt(inertia_ / (N D))``.
+        Plug-in sigma, ``sqrt(inertia_ / (N D))``, with ``N D`` the number of observed entries.
     weights_ : ndarray, shape (K,)
         Cluster proportions.
     n_iter_ : int
@@ -167,7 +168,8 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         Parameters
         ----------
         X : array_like, shape (n_samples, n_features)
-            Finite numbers; at least ``n_clusters`` rows.
+            Numbers, at least ``n_clusters`` rows; NaN entries are missing values (partial
+            distances over observed coordinates; every row and column needs an observed value).
         y : None
             Ignored.
         sample_weight : array_like, shape (n_samples,), optional
@@ -210,12 +212,13 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         # with rows padded to a bucket (one compiled program serves many N)
         self.scaling_ = Scaling.of(X, sample_weight)
         x, rows = self._padded(X, sample_weight)
+        observed = self._observed(X, x.shape[0])  # None for complete data: the complete-data programs
         temperatures = geometric_schedule(1.0, self.t_min, self.n_temperatures)
         # clusters padded to a bucket too: masked centroids take no points (probkm.core.shapes)
         k, n_padded = self.n_clusters, bucket_components(self.n_clusters, x.shape[0])
         found = kmeans_candidates(
             self._key(), x, temperatures, n_clusters=n_padded, n_init=self.n_init, max_iter=self.max_iter,
-            row_weights=rows, component_mask=component_mask(k, n_padded),
+            row_weights=rows, component_mask=component_mask(k, n_padded), observed=observed,
         )
         best = int(np.argmin(np.asarray(found.inertia, dtype=float)))
         self._set_solution(X, self.scaling_.backward(np.asarray(found.centers[best])[:k]), sample_weight)
@@ -227,7 +230,7 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         self.annealing_path_ = path[:, matching_permutations(path[-1], self.cluster_centers_), :]
         self.first_critical_temperature_ = FIRST_CRITICAL_TEMPERATURE
         self.critical_temperatures_ = np.asarray(
-            cluster_critical_temperatures(x, found.labels[best], n_padded, found.anneal.sigma_ref, rows), dtype=float
+            cluster_critical_temperatures(x, found.labels[best], n_padded, found.anneal.sigma_ref, rows, observed), dtype=float
         )[:k]
         return self
 
@@ -242,9 +245,10 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         return as_jax(centers), as_jax(component_mask(self.n_clusters, n_padded))
 
     def _assign(self, X: np.ndarray, sample_weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, jax.Array, jax.Array]:
-        """Labels and k-means objective (standardised units) of the rows of ``X``, and ``X`` padded with its row weights."""
+        """Labels and k-means objective (standardised units; partial distances over observed
+        entries) of the rows of ``X``, and ``X`` padded with its row weights."""
         x, rows = self._padded(X, sample_weight)
-        labels, objective = assign(x, *self._padded_centers(x.shape[0]))
+        labels, objective = assign(x, *self._padded_centers(x.shape[0]), self._observed(X, x.shape[0]))
         return np.asarray(labels)[: X.shape[0]], np.asarray(objective, dtype=float)[: X.shape[0]], x, rows
 
     def _set_solution(self, X: np.ndarray, centers: Any, sample_weight: np.ndarray | None = None) -> None:
@@ -257,7 +261,9 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         self.labels_ = labels
         inertia = float(np.sum(weights * objective))
         self.inertia_ = inertia * scale**2
-        self.sigma_ = float(plugin_sigma(inertia, float(weights.sum()), n_dim)) * scale
+        # the plug-in sigma divides by the observed entries: N D, or fewer with missing values
+        n_entries = float(weights @ np.sum(~np.isnan(X), axis=1))
+        self.sigma_ = float(plugin_sigma(inertia, n_entries / n_dim, n_dim)) * scale
         self.weights_ = np.bincount(self.labels_, weights=weights, minlength=self.n_clusters) / weights.sum()
         self.sigma_prior_scale_ = float(self.sigma_scale or self.scaling_.scale)
         positive = np.clip(self.weights_, 1e-12, None)
@@ -265,6 +271,7 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         mode, sd = log_sigma_laplace(
             x, as_jax(np.asarray(mask) * np.pad(positive / positive.sum(), (0, centers.shape[0] - self.n_clusters))), centers,
             max(self.sigma_ / scale, 1e-6), self.sigma_prior_scale_ / scale, self.sigma_prior, row_weights=rows,
+            observed=self._observed(X, x.shape[0]),
         )
         self.log_sigma_posterior_ = (float(mode) + float(np.log(scale)), float(sd))
         self._n_features_out = self.n_clusters
@@ -303,7 +310,7 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         Returns
         -------
         ndarray, shape (n_samples, n_clusters)
-            Distances in the units of ``X``.
+            Distances in the units of ``X``; over a row's observed coordinates when it has NaN entries.
 
         Examples
         --------
@@ -317,11 +324,42 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         ((40, 2), True)
         """
         X = self._validate(X, reset=False)
-        d2 = ((X[:, None, :] - self.cluster_centers_[None]) ** 2).sum(-1)
+        d2 = np.nansum((X[:, None, :] - self.cluster_centers_[None]) ** 2, axis=-1)
         return np.sqrt(d2)
 
+    def impute(self, X: Any) -> np.ndarray:
+        """``X`` with each NaN entry filled by that coordinate of the row's nearest centroid.
+
+        The nearest centroid is judged on the row's observed coordinates (the partial
+        distance). This is the ``T -> 0`` limit of :meth:`SphericalGMM.impute`, whose
+        responsibilities become one-hot.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+            Data with NaN where values are missing; every row needs one observed value.
+
+        Returns
+        -------
+        ndarray, shape (n_samples, n_features)
+            Observed entries unchanged.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from probkm import AnnealedKMeans
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.r_[rng.normal(0, 1, (20, 2)), rng.normal(6, 1, (20, 2))]
+        >>> km = AnnealedKMeans(2, n_temperatures=10, random_state=0).fit(X)
+        >>> filled = km.impute([[6.5, np.nan]])
+        >>> bool(np.isclose(filled[0, 1], km.cluster_centers_[km.predict([[6.5, np.nan]])[0], 1]))
+        True
+        """
+        X = self._validate(X, reset=False)
+        return np.where(np.isnan(X), self.cluster_centers_[self._assign(X)[0]], X)
+
     def score(self, X: Any, y: Any = None) -> float:
-        """Negative k-means objective of ``X`` (scikit-learn's convention: higher is better).
+        """Negative k-means objective of ``X`` (scikit-learn's convention: higher is better); over observed entries.
 
         Parameters
         ----------

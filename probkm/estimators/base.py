@@ -12,6 +12,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from probkm._checks import Constraint, check_all, check_n_features, check_numeric_2d, seed_from
+from probkm.core.likelihood import observed_mask
 from probkm.core.scaling import as_jax
 from probkm.core.programs import trim_programs
 from probkm.core.shapes import MAX_PADDED_ROWS, pad_rows
@@ -50,12 +51,14 @@ class ProbKMBase(BaseEstimator):
         """Raise for parameter values that are allowed alone but not together."""
 
     def _validate(self, X: Any, *, reset: bool) -> np.ndarray:
+        """``X`` as float64; NaN entries are missing values (a fit needs every row and column to
+        have an observed value, a prediction every row), infinity is an error."""
         if not reset:
             check_is_fitted(self)
-        arr = check_numeric_2d(X)
+        arr = check_numeric_2d(X, allow_nan=True, observed_columns=reset)
         if not reset:
             check_n_features(arr.shape[1], self.n_features_in_, estimator=type(self).__name__)
-        validate_data(self, X if hasattr(X, "columns") else arr, reset=reset, dtype=np.float64, ensure_all_finite=True)
+        validate_data(self, X if hasattr(X, "columns") else arr, reset=reset, dtype=np.float64, ensure_all_finite="allow-nan")
         return arr
 
     def _padded(self, X: np.ndarray, sample_weight: np.ndarray | None = None) -> tuple[jax.Array, jax.Array | None]:
@@ -63,11 +66,21 @@ class ProbKMBase(BaseEstimator):
         (:mod:`probkm.core.shapes`), and the row weights (``sample_weight`` or ones, 0 on padding),
         as JAX arrays: data of any size reuse the programs compiled for its bucket. Data too
         large to pad and without ``sample_weight`` get ``None``: every row counts once, and the
-        unweighted programs skip the weights' arithmetic."""
-        x, rows = pad_rows(self.scaling_.forward(X), sample_weight)
+        unweighted programs skip the weights' arithmetic. Missing entries are 0 here; their mask
+        is :meth:`_observed`."""
+        x, rows = pad_rows(np.nan_to_num(self.scaling_.forward(X), nan=0.0, copy=False), sample_weight)
         if sample_weight is None and x.shape[0] == X.shape[0] and X.shape[0] >= MAX_PADDED_ROWS:
             return as_jax(x), None
         return as_jax(x), as_jax(rows)
+
+    @staticmethod
+    def _observed(X: np.ndarray, n_rows: int) -> jax.Array | None:
+        """The mask of observed entries of ``X``, padded (observed) to ``n_rows`` rows, or ``None``
+        when nothing is missing: complete data run the complete-data programs."""
+        mask = observed_mask(X)
+        if mask is None:
+            return None
+        return as_jax(np.concatenate([mask, np.ones((n_rows - mask.shape[0], mask.shape[1]))]))
 
     @staticmethod
     def _row_weights(rows: jax.Array | None, n_rows: int) -> np.ndarray:
@@ -122,4 +135,5 @@ class ProbKMBase(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = self.random_state is None
+        tags.input_tags.allow_nan = True  # NaN entries are missing values, marginalised out
         return tags

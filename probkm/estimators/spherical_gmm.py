@@ -36,7 +36,13 @@ from probkm.inference.inference_data import build_inference_data
 from probkm.inference.kmeans_start import map_from_kmeans
 from probkm.inference.map import OPTIMIZERS
 from probkm.inference.posterior import sample_posterior
-from probkm.inference.predictive import Draws, predictive_log_density, predictive_responsibilities, sample_predictive
+from probkm.inference.predictive import (
+    Draws,
+    predictive_impute,
+    predictive_log_density,
+    predictive_responsibilities,
+    sample_predictive,
+)
 from probkm.inference.progress import show_progress
 
 INFERENCE = ("map", "mcmc")
@@ -295,7 +301,8 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         Parameters
         ----------
         X : array_like, shape (n_samples, n_features)
-            Finite numbers; at least ``n_components`` rows.
+            Numbers, at least ``n_components`` rows; NaN entries are missing values, marginalised
+            out exactly (every row and every column needs an observed value; infinity is an error).
         y : None
             Ignored.
         sample_weight : array_like, shape (n_samples,), optional
@@ -345,7 +352,8 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         # results map back: probkm.core.scaling), with rows padded to a bucket (probkm.core.shapes)
         scaling = self.scaling_ = Scaling.of(X, sample_weight)
         self.model_kwargs_ = self._model_kwargs(X)
-        self.map_ = self._fit_map(key_map, *self._padded(X, sample_weight))
+        x_std, rows = self._padded(X, sample_weight)
+        self.map_ = self._fit_map(key_map, x_std, rows, self._observed(X, x_std.shape[0]))
         if self.inference == "map":
             posterior = {k: np.asarray(v, dtype=float)[None, None] for k, v in self.map_.items() if k not in self._fixed()}
             stats = {"potential_energy": np.full((1, 1), -self.log_joint_)}
@@ -361,13 +369,18 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         self._set_posterior(X, posterior, stats, sample_weight)
         return self
 
-    def _fit_map(self, key: jax.Array, x_std: jax.Array, rows: jax.Array) -> dict[str, Any]:
+    def _fit_map(self, key: jax.Array, x_std: jax.Array, rows: jax.Array, observed: jax.Array | None = None) -> dict[str, Any]:
         """The MAP point in units of X from k-means starts on ``x_std`` (padded rows, weighted by
-        ``rows``); sets ``log_joint_`` and ``n_iter_``."""
-        n_obs, n_dim = float(np.sum(self._row_weights(rows, x_std.shape[0]))), x_std.shape[1]
+        ``rows``, missing entries where ``observed`` is 0); sets ``log_joint_`` and ``n_iter_``."""
+        row_weights = self._row_weights(rows, x_std.shape[0])
+        n_obs, n_dim = float(np.sum(row_weights)), x_std.shape[1]
+        # the change of units adds -log scale per observed entry: n_obs rows of D, or fewer
+        n_rows_equivalent = n_obs if observed is None else float(row_weights @ np.asarray(observed, dtype=float).sum(axis=1)) / n_dim
         num_steps = self.num_steps or (1 if self.optimizer == "bfgs" else 500)
         batch = None if self.batch_size is None or self.batch_size >= n_obs else int(self.batch_size)
         kwargs = {k: v for k, v in self.scaling_.model_kwargs(self.model_kwargs_).items() if k != "n_components"}
+        if observed is not None:
+            kwargs["observed"] = observed
         # components padded to a bucket too (probkm.core.shapes): a scan over K compiles once or twice
         n_components = int(self.n_components)
         n_padded = bucket_components(n_components, x_std.shape[0])
@@ -388,7 +401,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
             check_losses(np.asarray(result.losses[result.best]))
         # the loss is -log joint of the standardised problem; the change of units adds the log-Jacobians
         jac = self.scaling_.log_jacobians(n_dim, self.n_components)
-        self.log_joint_ = float(-result.loss) + n_obs * jac["x"] + jac["means"] + jac["sigma"]
+        self.log_joint_ = float(-result.loss) + n_rows_equivalent * jac["x"] + jac["means"] + jac["sigma"]
         self.n_iter_ = int(result.n_iter[result.best])
         return {**self._fixed(), **self.scaling_.params_backward(params)}
 
@@ -453,10 +466,12 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         ((40,), True)
         """
         X = self._validate(X, reset=False)
-        # standardised units keep float32 precise; the Jacobian of x -> (x - c) / s is -D log s
+        # standardised units keep float32 precise; the Jacobian of x -> (x - c) / s is -D log s,
+        # with D the row's observed coordinates (the others are marginalised out)
         x = self._padded(X)[0]
-        log_density = predictive_log_density(x, self._padded_draws(x.shape[0]))
-        return np.asarray(log_density, dtype=float)[: X.shape[0]] - X.shape[1] * np.log(self.scaling_.scale)
+        log_density = predictive_log_density(x, self._padded_draws(x.shape[0]), self._observed(X, x.shape[0]))
+        n_observed = np.sum(~np.isnan(X), axis=1)
+        return np.asarray(log_density, dtype=float)[: X.shape[0]] - n_observed * np.log(self.scaling_.scale)
 
     def score(self, X: Any, y: Any = None) -> float:
         """Mean log density per sample of ``X``.
@@ -509,8 +524,52 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         """
         X = self._validate(X, reset=False)
         x = self._padded(X)[0]
-        proba = predictive_responsibilities(x, self._padded_draws(x.shape[0]))
+        proba = predictive_responsibilities(x, self._padded_draws(x.shape[0]), self._observed(X, x.shape[0]))
         return np.asarray(proba, dtype=float)[: X.shape[0], : self.n_components]
+
+    def impute(self, X: Any, *, sample: bool = False, random_state: Any = None) -> np.ndarray:
+        """``X`` with each NaN entry filled from the posterior predictive given the row's observed entries.
+
+        Given its component, a point's coordinates are independent (the covariance is
+        spherical), so a missing coordinate's conditional distribution is the mixture of the
+        components' normals weighted by the responsibilities of the row's observed coordinates;
+        for NUTS, each draw is weighted by how well it predicts those coordinates
+        (:func:`probkm.inference.predictive.predictive_impute`).
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+            Data with NaN where values are missing; every row needs one observed value.
+        sample : bool, default False
+            ``False``: the conditional expectation (the best fill in mean squared error).
+            ``True``: one random draw from the conditional distribution per row (for multiple
+            imputation: call it several times with different ``random_state``).
+        random_state : int, numpy random state or None
+            Seed of the draws when ``sample``; defaults to the estimator's.
+
+        Returns
+        -------
+        ndarray, shape (n_samples, n_features)
+            ``X`` with its missing entries filled, in the units of ``X``; observed entries unchanged.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from probkm import SphericalGMM
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.r_[rng.normal(0, 1, (20, 2)), rng.normal(6, 1, (20, 2))]
+        >>> gmm = SphericalGMM(2, n_temperatures=10, random_state=0).fit(X)
+        >>> gmm.impute([[6.5, np.nan], [np.nan, -0.5]]).round(1)
+        array([[ 6.5,  6.2],
+               [-0.3, -0.5]])
+        """
+        X = self._validate(X, reset=False)
+        x = self._padded(X)[0]
+        observed = self._observed(X, x.shape[0])
+        if observed is None:
+            return X.copy()
+        filled = predictive_impute(self._key(random_state), x, self._padded_draws(x.shape[0]), observed, sample=bool(sample))
+        return np.where(np.isnan(X), self.scaling_.backward(np.asarray(filled, dtype=float)[: X.shape[0]]), X)
 
     def _padded_draws(self, n_rows: int) -> Draws:
         """The draws in standardised units, with components padded to their bucket for ``n_rows``

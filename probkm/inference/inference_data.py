@@ -28,6 +28,7 @@ from numpyro import handlers
 from numpyro.infer import Predictive
 from numpyro.infer.util import log_likelihood as numpyro_log_likelihood
 
+from probkm.core.likelihood import observed_mask
 from probkm.core.models import data_prior_defaults, likelihood_is_density
 from probkm.core.scaling import Scaling, as_jax
 
@@ -148,7 +149,8 @@ def build_inference_data(
     model : callable
         The probkm model the draws came from.
     X : array_like, shape (n_obs, n_dim)
-        Observed data, in its own units.
+        Observed data, in its own units; NaN entries are missing (marginalised out in
+        ``log_likelihood``, kept as NaN in ``observed_data``).
     posterior : mapping of str to numpy.ndarray
         Site name to ``(chain, draw, ...)`` draws in units of ``X``, already relabelled.
     model_kwargs : mapping
@@ -198,7 +200,12 @@ def build_inference_data(
     lead = tuple(np.shape(posterior["means"])[:2])
     flat = _flatten(scaling.params_forward(posterior), 2)
     sim_kwargs = simulation_kwargs(x, kwargs)
-    log_lik = {k: np.asarray(v) + jac["x"] for k, v in numpyro_log_likelihood(model, flat, x, **kwargs).items()}
+    observed = observed_mask(X)
+    jac_x = jac["x"]
+    if observed is not None:  # missing entries: 0 in x, marginalised by the model; the Jacobian counts observed coordinates
+        x, kwargs = as_jax(np.where(observed > 0, scaling.forward(X), 0.0)), {**kwargs, "observed": as_jax(observed)}
+        jac_x = jac["x"] / n_dim * observed.sum(axis=1)
+    log_lik = {k: np.asarray(v) + jac_x for k, v in numpyro_log_likelihood(model, flat, x, **kwargs).items()}
     log_prior = {k: v + jac.get(k, 0.0) for k, v in latent_log_prior(model, flat, x, kwargs).items()}
     prior = Predictive(model, num_samples=num_prior_samples)(key_prior, None, **sim_kwargs)
     prior = {k: np.asarray(v)[None] for k, v in prior.items() if k in posterior or k == "x"}

@@ -19,7 +19,7 @@ import numpy as np
 from jax import Array
 
 from probkm.algorithms.annealing import assign
-from probkm.algorithms.kmeans import KMeansCandidates, kmeans_candidates, subsample_rows
+from probkm.algorithms.kmeans import KMeansCandidates, kmeans_candidates, subsample_observed
 from probkm.inference.map import MapResult, check_optimizer, negative_log_joints, optimize_restarts
 from probkm.inference.model_kwargs import split_model_kwargs
 from probkm.core.programs import compiled
@@ -38,8 +38,9 @@ def map_starts(
         Solutions with ``centers (C, K, D)``, ``labels (C, n_obs)`` and ``inertia (C,)``.
     n_obs : int or Array
         Rows the candidates were scored on (their total weight, with ``row_weights``).
-    n_dim : int
-        ``D``, the data's dimension.
+    n_dim : int or Array
+        ``D``, the data's dimension; with missing entries, the (weighted) mean number of
+        observed coordinates per row, so that ``n_obs * n_dim`` counts the observed entries.
     row_weights : Array, shape (n_obs,), optional
         Weight of each scored row: the proportions count weights instead of rows.
     component_mask : Array, shape (K,), optional
@@ -86,15 +87,15 @@ def _map_from_kmeans(
 ):
     """The whole MAP fit (starts, their ranking, the optimiser) as one compiled program."""
     kwargs = {**dict(static_kwargs), **traced_kwargs}
-    row_weights, mask = kwargs.get("row_weights"), kwargs.get("component_mask")
+    row_weights, mask, observed = kwargs.get("row_weights"), kwargs.get("component_mask"), kwargs.get("observed")
     key_sub, key_init, key_map = jax.random.split(rng_key, 3)
-    x_init, init_weights = subsample_rows(key_sub, x, init_samples, row_weights)
+    x_init, init_weights, init_seen = subsample_observed(key_sub, x, init_samples, row_weights, observed)
     candidates = kmeans_candidates(
         key_init, x_init, temperatures, n_clusters=kwargs["n_components"], n_init=n_init,
-        row_weights=init_weights, component_mask=mask,
+        row_weights=init_weights, component_mask=mask, observed=init_seen,
     )
     if init_means is not None:  # the caller's means: one more candidate, as they are
-        labels, objective = assign(x_init, init_means, mask)
+        labels, objective = assign(x_init, init_means, mask, init_seen)
         inertia = jnp.sum(objective if init_weights is None else init_weights * objective)
         candidates = candidates._replace(
             centers=jnp.concatenate([candidates.centers, init_means[None]]),
@@ -103,9 +104,16 @@ def _map_from_kmeans(
             n_iter=jnp.concatenate([candidates.n_iter, jnp.zeros(1, candidates.n_iter.dtype)]),
         )
     n_init_rows = x_init.shape[0] if init_weights is None else jnp.sum(init_weights)
-    starts = map_starts(candidates, n_init_rows, x.shape[1], init_weights, mask)
+    n_dim = x.shape[1]
+    if init_seen is not None:  # the plug-in sigma divides the inertia by the observed entries
+        rows = jnp.ones(x_init.shape[0], x.dtype) if init_weights is None else init_weights
+        n_dim = jnp.sum(rows[:, None] * (init_seen > 0)) / n_init_rows
+    starts = map_starts(candidates, n_init_rows, n_dim, init_weights, mask)
     # rank the starts on the rows they were found on; a start the model rejects (NaN) goes last
-    ranking = negative_log_joints(x_init, starts, {**kwargs, "row_weights": init_weights, "subsample_size": None}, model)
+    init_kwargs = {**kwargs, "row_weights": init_weights, "subsample_size": None}
+    if init_seen is not None:
+        init_kwargs["observed"] = init_seen
+    ranking = negative_log_joints(x_init, starts, init_kwargs, model)
     ranking = jnp.where(jnp.isnan(ranking), jnp.inf, ranking)
     # starts equal to rounding (often one solution in another label order) count as tied and
     # keep their candidate order, so that data equal up to a change of units pick the same one
@@ -167,7 +175,9 @@ def map_from_kmeans(
         take part in the ranking like the others.
     **model_kwargs
         The model's other keyword arguments; a ``component_mask`` (:func:`probkm.core.shapes.component_mask`)
-        reaches the k-means starts too, so one compiled fit serves every ``K <= n_components``.
+        reaches the k-means starts too, so one compiled fit serves every ``K <= n_components``,
+        and so does ``observed`` (the mask of observed entries of ``x``, whose other entries the
+        starts and the model leave out).
 
     Returns
     -------

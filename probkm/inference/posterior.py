@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from probkm.core.likelihood import observed_mask
 from probkm.core.models import likelihood_is_density
 from probkm.inference.nuts import fit_nuts
 from probkm.inference.relabel import relabel_samples
@@ -80,7 +81,8 @@ def sample_posterior(
     rng_key : jax.Array
         JAX PRNG key.
     X : numpy.ndarray, shape (n_obs, n_dim)
-        Data, in its own units.
+        Data, in its own units; NaN entries are missing, marginalised out by the model
+        (through its ``observed`` mask).
     model : callable
         A probkm model (or one with the same sites).
     init_values : dict of str to array_like
@@ -121,7 +123,14 @@ def sample_posterior(
     scaling = Scaling.of(X, sample_weight) if scaling is None else scaling
     std_init = {k: jnp.asarray(v, dtype=jnp.result_type(float)) for k, v in scaling.params_forward(init_values).items()}
     # rows padded to a bucket, weighted by sample_weight: one compiled sampler serves many N
-    x, rows = pad_rows(scaling.forward(X), sample_weight)
+    x, rows = pad_rows(np.nan_to_num(scaling.forward(X), nan=0.0, copy=False), sample_weight)
+    observed = observed_mask(X)
+    n_entries = float(np.sum(rows)) * X.shape[1]
+    if observed is not None:  # missing entries (0 in x) marginalised out; padding rows count as observed
+        weights = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        n_entries = float(weights @ observed.sum(axis=1))
+        observed = as_jax(np.concatenate([observed, np.ones((x.shape[0] - X.shape[0], X.shape[1]))]))
+        model_kwargs = {**model_kwargs, "observed": observed}
     result = fit_nuts(
         rng_key, as_jax(x), model, num_warmup=num_warmup, num_samples=num_samples,
         num_chains=num_chains, chain_method=chain_method, init_values=std_init,
@@ -130,7 +139,7 @@ def sample_posterior(
     samples = scaling.params_backward(result.get_samples(group_by_chain=True))
     samples = relabel_samples(samples, reference)
     stats = {k: np.asarray(v) for k, v in result.get_extra_fields(group_by_chain=True).items()}
-    shift = _potential_shift(scaling, (float(np.sum(rows)), X.shape[1]), samples, likelihood_is_density(model))
+    shift = _potential_shift(scaling, (n_entries / X.shape[1], X.shape[1]), samples, likelihood_is_density(model))
     for name in _ENERGIES:
         if name in stats:
             stats[name] = np.asarray(stats[name], dtype=float) + shift
