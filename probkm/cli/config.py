@@ -22,6 +22,7 @@ from probkm._checks import Boolean, Constraint, InputError, Integer, ListOf, Opt
 from probkm.core.models import SIGMA_PRIORS
 from probkm.estimators.annealed_kmeans import SIGMA_SOURCES
 from probkm.inference.map import OPTIMIZERS
+from probkm.inference.relabel import DEFAULT_RELABEL, RELABEL_METHODS
 from probkm.selection.criteria import CRITERIA
 from probkm.studies.identifiability import SETTINGS
 
@@ -139,13 +140,14 @@ class McmcConfig:
     --------
     >>> from probkm.cli.config import McmcConfig
     >>> McmcConfig()
-    McmcConfig(enabled=True, num_warmup=500, num_samples=1000, num_chains=2)
+    McmcConfig(enabled=True, num_warmup=500, num_samples=1000, num_chains=2, relabel='hungarian')
     """
 
     enabled: bool = setting(True, Boolean(), "run NUTS")
     num_warmup: int = setting(500, Integer(0), "warmup iterations per chain")
     num_samples: int = setting(1000, Integer(1), "kept draws per chain")
     num_chains: int = setting(2, Integer(1), "chains")
+    relabel: str = setting(DEFAULT_RELABEL, Options(RELABEL_METHODS), "how draws are relabelled: 'hungarian' (means matched to the MAP) or 'stephens' (KL on the classification probabilities)")
 
 
 @dataclass(frozen=True)

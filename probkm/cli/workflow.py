@@ -86,6 +86,7 @@ def _gmm(config: RunConfig, inference: str) -> SphericalGMM:
         num_warmup=config.mcmc.num_warmup,
         num_samples=config.mcmc.num_samples,
         num_chains=config.mcmc.num_chains,
+        relabel=config.mcmc.relabel,
         random_state=config.seed,
     )
 
@@ -374,7 +375,8 @@ def _identifiability(config: RunConfig, X: np.ndarray, gmm: SphericalGMM, out: P
     init = {"means": gmm.map_["means"], "sigma": gmm.map_["sigma"]}
     samples, stats = sample_posterior(
         key_fit, X, kmeans_objective_model, init_values=init, reference=gmm.map_["means"], scaling=gmm.scaling_,
-        num_warmup=config.mcmc.num_warmup, num_samples=config.mcmc.num_samples, num_chains=config.mcmc.num_chains, **kwargs,
+        num_warmup=config.mcmc.num_warmup, num_samples=config.mcmc.num_samples, num_chains=config.mcmc.num_chains,
+        relabel=config.mcmc.relabel, **kwargs,
     )
     idata = build_inference_data(key_idata, kmeans_objective_model, X, samples, model_kwargs=kwargs, scaling=gmm.scaling_, sample_stats=stats, num_prior_samples=config.mcmc.num_samples, posterior_predictive=False)
     x, means = (jax.numpy.asarray(gmm.scaling_.forward(a), dtype=jax.numpy.result_type(float)) for a in (X, gmm.map_["means"]))

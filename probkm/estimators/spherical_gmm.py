@@ -35,6 +35,7 @@ from probkm.inference.inference_data import build_inference_data
 from probkm.inference.kmeans_start import map_from_kmeans
 from probkm.inference.map import OPTIMIZERS
 from probkm.inference.posterior import sample_posterior
+from probkm.inference.relabel import DEFAULT_RELABEL, RELABEL_METHODS
 from probkm.inference.predictive import Draws, predictive_log_density, predictive_responsibilities, sample_predictive
 
 INFERENCE = ("map", "mcmc")
@@ -53,8 +54,8 @@ class SphericalGMM(DensityMixin, ProbKMBase):
     MAP (``inference="map"``) or full posterior by NUTS (``inference="mcmc"``), always with
     an :class:`arviz.InferenceData` in ``idata_``. The MAP starts from deterministic
     annealing and ``n_init`` k-means++ restarts (on at most 10,000 random rows) and keeps
-    the restart with the best objective; NUTS starts every chain at the MAP and relabels
-    each draw by Hungarian matching of its means to the MAP means (:mod:`probkm.inference.relabel`).
+    the restart with the best objective; NUTS starts every chain at the MAP, and its draws are
+    relabelled before any summary (``relabel``; :mod:`probkm.inference.relabel`).
 
     Parameters
     ----------
@@ -112,6 +113,13 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         How NumPyro runs the chains.
     target_accept_prob : float, default 0.8
         Target acceptance probability of NUTS's step-size adaptation.
+    relabel : {"hungarian", "stephens"}, default "hungarian"
+        How NUTS draws are relabelled (label switching): ``"hungarian"``, matching of each draw's
+        means to the MAP means; ``"stephens"``, Stephens' (2000) algorithm, which gives each draw
+        the permutation whose classification probabilities of the data are nearest (in
+        Kullback-Leibler divergence) to their average over draws, starting from the Hungarian
+        labelling. ``sigma`` and the predictive density do not depend on it; the measurements
+        behind the default are in :mod:`probkm.inference.relabel`.
     num_prior_samples : int, default 200
         Draws in the ``prior`` and ``prior_predictive`` groups of ``idata_``.
     random_state : int, numpy random state or None, default None
@@ -197,6 +205,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         num_chains: int = 2,
         chain_method: str = "sequential",
         target_accept_prob: float = 0.8,
+        relabel: str = DEFAULT_RELABEL,
         num_prior_samples: int = 200,
         random_state: Any = None,
     ):
@@ -223,6 +232,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         self.num_chains = num_chains
         self.chain_method = chain_method
         self.target_accept_prob = target_accept_prob
+        self.relabel = relabel
         self.num_prior_samples = num_prior_samples
         self.random_state = random_state
 
@@ -247,6 +257,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         "num_chains": Integer(1),
         "chain_method": Options(CHAIN_METHODS),
         "target_accept_prob": Real(0.0, 1.0),
+        "relabel": Options(RELABEL_METHODS),
         "num_prior_samples": Integer(1),
     }
 
@@ -345,7 +356,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
                 reference=self.map_["means"], scaling=scaling,
                 num_warmup=self.num_warmup, num_samples=self.num_samples, num_chains=self.num_chains,
                 chain_method=self.chain_method, target_accept_prob=self.target_accept_prob,
-                sample_weight=sample_weight, **self.model_kwargs_,
+                sample_weight=sample_weight, relabel=self.relabel, **self.model_kwargs_,
             )
             self.convergence_ = check_nuts(posterior, stats.get("diverging"))
         self._set_posterior(X, posterior, stats, sample_weight)

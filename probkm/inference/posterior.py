@@ -3,8 +3,8 @@
 The one path from data to posterior draws that every NUTS fit in probkm takes (the
 estimator, the identifiability study and the main job): standardise ``X``
 (:class:`probkm.core.scaling.Scaling`), carry the priors over exactly, run the compiled NUTS
-driver (:func:`probkm.inference.nuts.fit_nuts`), relabel each draw to a reference
-(:func:`probkm.inference.relabel.relabel_samples`) and map the draws and the sampler's energies back to
+driver (:func:`probkm.inference.nuts.fit_nuts`), relabel the draws (Stephens' algorithm or
+Hungarian matching to a reference, :mod:`probkm.inference.relabel`) and map the draws and the sampler's energies back to
 the units of ``X``. NUTS on raw float32 data far from the origin loses every digit of the
 squared distances (at an offset of 1e6, sigma came out 30x too large with no warning).
 """
@@ -17,9 +17,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from probkm.core.models import likelihood_is_density
+from probkm.core.models import kmeans_objective_model, likelihood_is_density
 from probkm.inference.nuts import fit_nuts
-from probkm.inference.relabel import relabel_samples
+from probkm.inference.relabel import DEFAULT_RELABEL, permute_samples, relabel_permutations
 from probkm.core.scaling import Scaling, as_jax
 from probkm.core.shapes import pad_rows
 
@@ -70,6 +70,7 @@ def sample_posterior(
     chain_method: str = "sequential",
     target_accept_prob: float = 0.8,
     sample_weight: np.ndarray | None = None,
+    relabel: str = DEFAULT_RELABEL,
     **model_kwargs: Any,
 ) -> Posterior:
     """NUTS on ``model`` for the data ``X``, computed on standardised data.
@@ -85,13 +86,18 @@ def sample_posterior(
     init_values : dict of str to array_like
         Where every chain starts, site name to value in units of ``X``.
     reference : numpy.ndarray, shape (n_clusters, n_dim)
-        Means in units of ``X`` that draws are relabelled to.
+        Means in units of ``X`` that draws are relabelled to (Hungarian), or whose labelling
+        Stephens' algorithm starts from.
     scaling : Scaling, optional
         The standardisation; ``Scaling.of(X, sample_weight)`` by default.
     num_warmup, num_samples, num_chains, chain_method, target_accept_prob
         As in :func:`probkm.inference.nuts.fit_nuts`.
     sample_weight : numpy.ndarray, shape (n_obs,), optional
         Weight of each row of ``X`` (an integer weight counts the row that many times).
+    relabel : {"stephens", "hungarian"}, default :data:`probkm.inference.relabel.DEFAULT_RELABEL`
+        How draws are relabelled (:mod:`probkm.inference.relabel`): Stephens' KL algorithm on
+        the classification probabilities of the data, or Hungarian matching of the means to
+        ``reference``.
     **model_kwargs
         The model's keyword arguments in units of ``X`` (prior settings, ``tau``, a fixed
         ``sigma``); their standardised counterparts give the same priors.
@@ -119,13 +125,20 @@ def sample_posterior(
     std_init = {k: jnp.asarray(v, dtype=jnp.result_type(float)) for k, v in scaling.params_forward(init_values).items()}
     # rows padded to a bucket, weighted by sample_weight: one compiled sampler serves many N
     x, rows = pad_rows(scaling.forward(X), sample_weight)
+    std_kwargs = scaling.model_kwargs(model_kwargs)
     result = fit_nuts(
         rng_key, as_jax(x), model, num_warmup=num_warmup, num_samples=num_samples,
         num_chains=num_chains, chain_method=chain_method, init_values=std_init,
-        target_accept_prob=target_accept_prob, row_weights=as_jax(rows), **scaling.model_kwargs(model_kwargs),
+        target_accept_prob=target_accept_prob, row_weights=as_jax(rows), **std_kwargs,
     )
-    samples = scaling.params_backward(result.get_samples(group_by_chain=True))
-    samples = relabel_samples(samples, reference)
+    std_samples = {k: np.asarray(v, dtype=float) for k, v in result.get_samples(group_by_chain=True).items()}
+    # relabelled on the standardised data (a permutation: the same in any units)
+    perms = relabel_permutations(
+        std_samples, scaling.forward(reference), method=relabel, x=x, row_weights=rows,
+        fixed={k: std_kwargs[k] for k in ("weights", "sigma") if std_kwargs.get(k) is not None},
+        temperature=float(std_kwargs.get("temperature", 1.0)), hard=model is kmeans_objective_model,
+    )
+    samples = permute_samples(scaling.params_backward(std_samples), perms)
     stats = {k: np.asarray(v) for k, v in result.get_extra_fields(group_by_chain=True).items()}
     shift = _potential_shift(scaling, (float(np.sum(rows)), X.shape[1]), samples, likelihood_is_density(model))
     for name in _ENERGIES:
