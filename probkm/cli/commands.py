@@ -85,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--relabel", choices=RELABEL_CHOICES, default=None, help="for gmm with mcmc: how NUTS draws are relabelled (default: the estimator's)")
     fit.add_argument("--known-sigma", type=float, default=None, metavar="SIGMA", help="for gmm: fix sigma at this value (units of DATA) instead of fitting it")
     fit.add_argument("--equal-weights", action="store_true", help="for gmm: fix every weight at 1/K instead of fitting them")
+    fit.add_argument("--known-means", default=None, metavar="FILE", help="for gmm: fix the means at the K rows of this CSV or .npy file (units of DATA) instead of fitting them")
     _common(fit, "probkm-fit")
 
     gen = sub.add_parser("generate", help="fit, then generate new data like DATA", description="Fit a model to DATA and write N new points with their labels.")
@@ -148,6 +149,10 @@ def _fit_estimator(args, X):
     if getattr(args, "relabel", None) is not None:
         settings["relabel"] = args.relabel
     known = {"sigma": getattr(args, "known_sigma", None), "weights": "equal" if getattr(args, "equal_weights", False) else None}
+    if getattr(args, "known_means", None) is not None:
+        from probkm.datasets import load_data
+
+        known["means"] = load_data(args.known_means).X
     return probkm.SphericalGMM(args.n_components, inference=args.inference, random_state=seed, **settings, **known).fit(X)
 
 

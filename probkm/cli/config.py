@@ -105,7 +105,7 @@ class ModelConfig:
     --------
     >>> from probkm.cli.config import ModelConfig
     >>> ModelConfig()
-    ModelConfig(n_components=3, sigma_prior='halfnormal', sigma_scale=None, sigma=None, weights=None)
+    ModelConfig(n_components=3, sigma_prior='halfnormal', sigma_scale=None, sigma=None, weights=None, means=None)
     """
 
     n_components: int = setting(3, Integer(1), "clusters K of every fit")
@@ -113,6 +113,9 @@ class ModelConfig:
     sigma_scale: float | None = setting(None, Optional(Real(0.0)), "scale of sigma's prior in units of the data; null: the data's pooled sd")
     sigma: float | None = setting(None, Optional(Real(0.0)), "a known sigma in units of the data, fixed in the GMM fits; null: fitted")
     weights: str | None = setting(None, Optional(Options(("equal",))), "'equal' fixes every GMM weight at 1/K; null: fitted")
+    means: tuple[tuple[float, ...], ...] | None = setting(
+        None, Optional(ListOf(ListOf(Real()))), "known means in units of the data, one list of n_features numbers per component, fixed in the GMM fits; null: fitted"
+    )
 
 
 @dataclass(frozen=True)
@@ -446,6 +449,8 @@ def config_to_yaml(config: RunConfig) -> str:
     """
     data = _as_dict(config)
     data["generate"]["sigma_sources"] = list(data["generate"]["sigma_sources"])
+    if data["model"]["means"] is not None:
+        data["model"]["means"] = [list(row) for row in data["model"]["means"]]
     return yaml.safe_dump(data, sort_keys=False)
 
 

@@ -80,6 +80,7 @@ def _gmm(config: RunConfig, inference: str) -> SphericalGMM:
         sigma_scale=config.model.sigma_scale,
         sigma=config.model.sigma,
         weights=config.model.weights,
+        means=None if config.model.means is None else np.asarray(config.model.means, dtype=float),
         n_init=config.map.n_init,
         optimizer=config.map.optimizer,
         num_steps=None if config.map.optimizer == "bfgs" else config.map.num_steps,

@@ -195,6 +195,7 @@ def annealed_gmm(
     subsample_size: int | None = None,
     row_weights: Array | None = None,
     component_mask: Array | None = None,
+    means: Array | None = None,
 ) -> None:
     """Shared-sigma spherical mixture with its likelihood tempered at ``temperature``.
 
@@ -237,6 +238,8 @@ def annealed_gmm(
         serves every number of components up to ``n_components``. The ``weights`` site then
         holds weights over all components; the mixture's are
         :func:`~probkm.core.distributions.active_weights` of them.
+    means : Array, shape (n_components, n_dim), optional
+        If given, the means are fixed at these values (a design) instead of sampled.
 
     Raises
     ------
@@ -258,7 +261,7 @@ def annealed_gmm(
     n_obs, n_dim = _resolve_shape(x, shape)
     loc_center, loc_scale, sigma_scale = _prior_settings(x, n_dim, loc_center, loc_scale, sigma_scale, row_weights)
     weights = _mixture_weights(n_components, weights, weight_concentration, component_mask)
-    means = _sample_means(n_components, loc_center, loc_scale, component_mask)
+    means = _sample_means(n_components, loc_center, loc_scale, component_mask) if means is None else jnp.asarray(means)
     if sigma is None:
         sigma = _sample_sigma(sigma_prior, sigma_scale)
     _observe(x, n_obs, subsample_size, lambda rows: SphericalMixture(weights, means, sigma, temperature, row_weights=rows), row_weights)
@@ -279,6 +282,7 @@ def spherical_gmm(
     subsample_size: int | None = None,
     row_weights: Array | None = None,
     component_mask: Array | None = None,
+    means: Array | None = None,
 ) -> None:
     """Spherical Gaussian mixture with one shared ``sigma``: :func:`annealed_gmm` at ``T = 1``.
 
@@ -292,8 +296,8 @@ def spherical_gmm(
         Observations, or ``None`` to simulate (then give ``shape``).
     n_components : int
         Number of clusters ``K`` (static).
-    shape, sigma, weights, weight_concentration, loc_center, loc_scale, sigma_prior, sigma_scale, subsample_size, row_weights, component_mask
-        As in :func:`annealed_gmm`: a known ``sigma`` or ``weights="equal"`` fixes them.
+    shape, sigma, weights, weight_concentration, loc_center, loc_scale, sigma_prior, sigma_scale, subsample_size, row_weights, component_mask, means
+        As in :func:`annealed_gmm`: a known ``sigma``, ``weights="equal"`` or known ``means`` fixes them.
 
     Examples
     --------
@@ -323,6 +327,7 @@ def spherical_gmm(
         subsample_size=subsample_size,
         row_weights=row_weights,
         component_mask=component_mask,
+        means=means,
     )
 
 

@@ -75,6 +75,11 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         It then has no prior and no posterior; ``idata_`` holds it in ``constant_data``.
     weights : {"equal"} or None, default None
         ``"equal"`` fixes every weight at ``1 / K`` (the weights of k-means) instead of fitting them.
+    means : array_like of shape (n_components, n_features) or None, default None
+        Known means (a design), in the units of ``X``: fixed, not fitted; the fit then finds the
+        weights and sigma given them. Like a known ``sigma`` they have no prior and no
+        posterior (``idata_`` holds them in ``constant_data``), they count no parameters in
+        :meth:`bic`, and NUTS draws keep their labels (nothing to relabel).
     loc_center, loc_scale : float, array_like of shape (n_features,), or None, default None
         Centre and scale of the normal prior on each mean, in the units of ``X``; ``None``
         takes the data's per-feature mean and its pooled standard deviation.
@@ -188,6 +193,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         sigma_scale: float | None = None,
         sigma: float | None = None,
         weights: str | None = None,
+        means: Any = None,
         loc_center: Any = None,
         loc_scale: Any = None,
         weight_concentration: float = 1.0,
@@ -215,6 +221,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         self.sigma_scale = sigma_scale
         self.sigma = sigma
         self.weights = weights
+        self.means = means
         self.loc_center = loc_center
         self.loc_scale = loc_scale
         self.weight_concentration = weight_concentration
@@ -266,6 +273,19 @@ class SphericalGMM(DensityMixin, ProbKMBase):
             raise InvalidValue(
                 f"batch_size={self.batch_size} needs optimizer='adam' (BFGS is full-batch only); got optimizer={self.optimizer!r}."
             )
+        if self.means is not None and self.means_init is not None:
+            raise InvalidValue("means and means_init are both given; fixed means need no start: drop means_init.")
+        if self.means is not None and self.sigma is not None and self.weights == "equal":
+            raise InvalidValue("means, sigma and weights='equal' are all fixed: nothing is left to fit; leave one of them free.")
+
+    def _known_means(self, n_dim: int) -> np.ndarray | None:
+        """The fixed ``means`` as a float ``(K, D)`` array, checked; ``None`` when they are fitted."""
+        if self.means is None:
+            return None
+        means = check_numeric_2d(self.means, name="means")
+        if means.shape != (int(self.n_components), n_dim):
+            raise InvalidValue(f"means must have shape (n_components, n_features) = ({int(self.n_components)}, {n_dim}); got {means.shape}.")
+        return means
 
     def _model_kwargs(self, X: np.ndarray) -> dict[str, Any]:
         """The model's prior settings in the units of ``X``, data-derived (from ``scaling_``, so
@@ -281,13 +301,16 @@ class SphericalGMM(DensityMixin, ProbKMBase):
             **settings,
             **({} if self.sigma is None else {"sigma": float(self.sigma)}),
             **({} if self.weights is None else {"weights": self.weights}),
+            **({} if self.means is None else {"means": self._known_means(n_dim)}),
         }
 
     def _fixed(self) -> dict[str, np.ndarray]:
-        """The known parameters, in units of X: ``sigma`` and/or ``weights`` when given."""
+        """The known parameters, in units of X: ``sigma``, ``weights`` and/or ``means`` when given."""
         fixed = {} if self.sigma is None else {"sigma": np.asarray(float(self.sigma))}
         if self.weights == "equal":
             fixed["weights"] = np.full(int(self.n_components), 1.0 / int(self.n_components))
+        if self.means is not None:
+            fixed["means"] = self._known_means(self.n_features_in_)
         return fixed
 
     def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> "SphericalGMM":
@@ -373,7 +396,9 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         n_components = int(self.n_components)
         n_padded = bucket_components(n_components, x_std.shape[0])
         init_means = None
-        if self.means_init is not None:
+        if "means" in kwargs:  # fixed: padded like the components, and the start the weights and sigma fit from
+            kwargs["means"] = init_means = pad_components({"means": kwargs["means"]}, n_padded)["means"]
+        elif self.means_init is not None:
             means = check_numeric_2d(self.means_init, name="means_init")
             if means.shape != (n_components, n_dim):
                 raise InvalidValue(f"means_init must have shape (n_components, n_features) = ({n_components}, {n_dim}); got {means.shape}.")
@@ -389,7 +414,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
             check_losses(np.asarray(result.losses[result.best]))
         # the loss is -log joint of the standardised problem; the change of units adds the log-Jacobians
         jac = self.scaling_.log_jacobians(n_dim, self.n_components)
-        self.log_joint_ = float(-result.loss) + n_obs * jac["x"] + jac["means"] + jac["sigma"]
+        self.log_joint_ = float(-result.loss) + n_obs * jac["x"] + sum(jac[k] for k in ("means", "sigma") if k not in self._fixed())
         self.n_iter_ = int(result.n_iter[result.best])
         return {**self._fixed(), **self.scaling_.params_backward(params)}
 
@@ -398,7 +423,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         self._posterior, self._sample_stats, self._fit_X = posterior, stats, X
         self._idata = None
         flat = {k: np.reshape(v, (-1,) + v.shape[2:]) for k, v in posterior.items()}
-        n_draws = flat["means"].shape[0]
+        n_draws = next(iter(flat.values())).shape[0]
         flat.update({k: np.broadcast_to(v, (n_draws,) + v.shape) for k, v in self._fixed().items()})
         self.draws_ = Draws(*(np.asarray(flat[k], dtype=float) for k in ("weights", "means", "sigma")))
         self.weights_ = flat["weights"].mean(axis=0)
@@ -608,13 +633,15 @@ class SphericalGMM(DensityMixin, ProbKMBase):
     def _n_parameters(self) -> int:
         """Free parameters: ``(K - 1) + K D + 1``, less the known ones."""
         free_weights = 0 if self.weights == "equal" else self.n_components - 1
-        return free_weights + self.n_components * self.n_features_in_ + (0 if self.sigma is not None else 1)
+        free_means = 0 if self.means is not None else self.n_components * self.n_features_in_
+        return free_weights + free_means + (0 if self.sigma is not None else 1)
 
     def bic(self, X: Any) -> float:
         """Bayesian information criterion of the fitted point on ``X`` (lower is better).
 
         ``-2 log L + p log N`` with ``p = K D + K`` free parameters (means, weights and
-        sigma) and ``log L = N * score(X)``.
+        sigma; fewer by those that are known: ``K D`` for ``means``, ``K - 1`` for equal
+        weights, 1 for ``sigma``) and ``log L = N * score(X)``.
 
         Parameters
         ----------
@@ -644,7 +671,8 @@ class SphericalGMM(DensityMixin, ProbKMBase):
     def aic(self, X: Any) -> float:
         """Akaike information criterion of the fitted point on ``X`` (lower is better).
 
-        ``-2 log L + 2 p`` with ``p = K D + K`` free parameters and ``log L = N * score(X)``.
+        ``-2 log L + 2 p`` with ``p = K D + K`` free parameters, less the known ones (see
+        :meth:`bic`), and ``log L = N * score(X)``.
 
         Parameters
         ----------

@@ -100,7 +100,8 @@ def sample_posterior(
         ``reference``.
     **model_kwargs
         The model's keyword arguments in units of ``X`` (prior settings, ``tau``, a fixed
-        ``sigma``); their standardised counterparts give the same priors.
+        ``sigma`` or fixed ``means``); their standardised counterparts give the same priors.
+        With fixed means the draws keep their labels.
 
     Returns
     -------
@@ -132,30 +133,32 @@ def sample_posterior(
         target_accept_prob=target_accept_prob, row_weights=as_jax(rows), **std_kwargs,
     )
     std_samples = {k: np.asarray(v, dtype=float) for k, v in result.get_samples(group_by_chain=True).items()}
-    # relabelled on the standardised data (a permutation: the same in any units)
-    perms = relabel_permutations(
-        std_samples, scaling.forward(reference), method=relabel, x=x, row_weights=rows,
-        fixed={k: std_kwargs[k] for k in ("weights", "sigma") if std_kwargs.get(k) is not None},
-        temperature=float(std_kwargs.get("temperature", 1.0)), hard=model is kmeans_objective_model,
-    )
-    samples = permute_samples(scaling.params_backward(std_samples), perms)
+    samples = scaling.params_backward(std_samples)
+    if "means" in std_samples:  # fixed means name the components: nothing to relabel
+        # relabelled on the standardised data (a permutation: the same in any units)
+        perms = relabel_permutations(
+            std_samples, scaling.forward(reference), method=relabel, x=x, row_weights=rows,
+            fixed={k: std_kwargs[k] for k in ("weights", "sigma") if std_kwargs.get(k) is not None},
+            temperature=float(std_kwargs.get("temperature", 1.0)), hard=model is kmeans_objective_model,
+        )
+        samples = permute_samples(samples, perms)
     stats = {k: np.asarray(v) for k, v in result.get_extra_fields(group_by_chain=True).items()}
-    shift = _potential_shift(scaling, (float(np.sum(rows)), X.shape[1]), samples, likelihood_is_density(model))
+    shift = _potential_shift(scaling, (float(np.sum(rows)), X.shape[1]), int(model_kwargs["n_components"]), "means" in samples, likelihood_is_density(model))
     for name in _ENERGIES:
         if name in stats:
             stats[name] = np.asarray(stats[name], dtype=float) + shift
     return Posterior(samples, stats)
 
 
-def _potential_shift(scaling: Scaling, shape: tuple[int, int], samples: dict[str, np.ndarray], x_is_density: bool) -> float:
+def _potential_shift(scaling: Scaling, shape: tuple[int, int], n_components: int, sampled_means: bool, x_is_density: bool) -> float:
     """``U_X - U_std``: the potential energy in units of X minus the standardised one.
 
     The potential energy is the negative log joint in NUTS's unconstrained coordinates. The
-    log densities gain :meth:`Scaling.log_jacobians`; sigma's unconstrained coordinate
-    ``log sigma`` gains ``log scale``, whose Jacobian term cancels sigma's.
+    log densities gain :meth:`Scaling.log_jacobians` (the means' only when they are sampled);
+    sigma's unconstrained coordinate ``log sigma`` gains ``log scale``, whose Jacobian term
+    cancels sigma's.
     """
     n_obs, n_dim = shape
-    n_components = samples["means"].shape[-2]
     jac = scaling.log_jacobians(n_dim, n_components, x_is_density=x_is_density)
     # sigma's -log scale and its coordinate's +log scale cancel
-    return -float(n_obs * jac["x"] + jac["means"])
+    return -float(n_obs * jac["x"] + (jac["means"] if sampled_means else 0.0))
