@@ -34,7 +34,7 @@ def test_every_config_runs_in_a_small_setting(path, tmp_path):
     "text, message",
     [
         ("mcmc:\n  num_chains: 0\n", "mcmc.num_chains must be an int >= 1; got 0."),
-        ("mcmc:\n  num_chians: 2\n", "unknown key mcmc.num_chians; allowed keys under mcmc: enabled, num_warmup, num_samples, num_chains."),
+        ("mcmc:\n  num_chians: 2\n", "unknown key mcmc.num_chians; allowed keys under mcmc: enabled, num_warmup, num_samples, num_chains, relabel."),
         ("model:\n  sigma_prior: cauchy\n", "model.sigma_prior must be one of 'halfnormal', 'lognormal', 'invgamma'; got 'cauchy'."),
         ("data:\n  n_samples: many\n", "data.n_samples must be an int >= 1; got 'many' of type str."),
         ("map:\n  enabled: 3\n", "map.enabled must be true or false; got 3 of type int."),

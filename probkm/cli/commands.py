@@ -14,6 +14,9 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+# probkm.inference.relabel.RELABEL_METHODS, spelt out: parsing the command line imports no JAX
+RELABEL_CHOICES = ("stephens", "hungarian")
+
 EXAMPLES = """examples:
   probkm run                                   the default job on built-in synthetic data
   probkm run configs/nuts_wine.yaml --set mcmc.num_samples=200
@@ -91,8 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--num-samples", type=int, default=1000, help="NUTS draws per chain")
     fit.add_argument("--num-warmup", type=int, default=500, help="NUTS warmup steps per chain")
     fit.add_argument("--num-chains", type=int, default=2, help="NUTS chains")
+    fit.add_argument("--relabel", choices=RELABEL_CHOICES, default=None, help="for gmm with mcmc: how NUTS draws are relabelled (default: the estimator's)")
     fit.add_argument("--known-sigma", type=float, default=None, metavar="SIGMA", help="for gmm: fix sigma at this value (units of DATA; z-units with --standardize) instead of fitting it")
     fit.add_argument("--equal-weights", action="store_true", help="for gmm: fix every weight at 1/K instead of fitting them")
+    fit.add_argument("--known-means", default=None, metavar="FILE", help="for gmm: fix the means at the K rows of this CSV or .npy file (units of DATA; z-units with --standardize) instead of fitting them")
     _data_options(fit)
     _common(fit, "probkm-fit")
 
@@ -156,7 +161,13 @@ def _fit_estimator(args, X):
     if args.model == "kmeans":
         return probkm.AnnealedKMeans(args.n_components, random_state=seed).fit(X)
     settings = {"num_samples": getattr(args, "num_samples", 1000), "num_warmup": getattr(args, "num_warmup", 500), "num_chains": getattr(args, "num_chains", 2)}
+    if getattr(args, "relabel", None) is not None:
+        settings["relabel"] = args.relabel
     known = {"sigma": getattr(args, "known_sigma", None), "weights": "equal" if getattr(args, "equal_weights", False) else None}
+    if getattr(args, "known_means", None) is not None:
+        from probkm.datasets import load_data
+
+        known["means"] = load_data(args.known_means).X
     gmm = probkm.SphericalGMM(args.n_components, inference=args.inference, random_state=seed, progress_bar=not args.quiet, **settings, **known)
     return gmm.fit(X)
 

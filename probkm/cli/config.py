@@ -22,6 +22,7 @@ from probkm._checks import Boolean, ColumnKey, Constraint, InputError, Integer, 
 from probkm.core.models import SIGMA_PRIORS
 from probkm.estimators.annealed_kmeans import SIGMA_SOURCES
 from probkm.inference.map import OPTIMIZERS
+from probkm.inference.relabel import DEFAULT_RELABEL, RELABEL_METHODS
 from probkm.selection.criteria import CRITERIA
 from probkm.studies.identifiability import SETTINGS
 
@@ -106,7 +107,7 @@ class ModelConfig:
     --------
     >>> from probkm.cli.config import ModelConfig
     >>> ModelConfig()
-    ModelConfig(n_components=3, sigma_prior='halfnormal', sigma_scale=None, sigma=None, weights=None)
+    ModelConfig(n_components=3, sigma_prior='halfnormal', sigma_scale=None, sigma=None, weights=None, means=None)
     """
 
     n_components: int = setting(3, Integer(1), "clusters K of every fit")
@@ -114,6 +115,9 @@ class ModelConfig:
     sigma_scale: float | None = setting(None, Optional(Real(0.0)), "scale of sigma's prior in units of the data; null: the data's pooled sd")
     sigma: float | None = setting(None, Optional(Real(0.0)), "a known sigma in units of the data, fixed in the GMM fits; null: fitted")
     weights: str | None = setting(None, Optional(Options(("equal",))), "'equal' fixes every GMM weight at 1/K; null: fitted")
+    means: tuple[tuple[float, ...], ...] | None = setting(
+        None, Optional(ListOf(ListOf(Real()))), "known means in units of the data, one list of n_features numbers per component, fixed in the GMM fits; null: fitted"
+    )
 
 
 @dataclass(frozen=True)
@@ -141,13 +145,14 @@ class McmcConfig:
     --------
     >>> from probkm.cli.config import McmcConfig
     >>> McmcConfig()
-    McmcConfig(enabled=True, num_warmup=500, num_samples=1000, num_chains=2)
+    McmcConfig(enabled=True, num_warmup=500, num_samples=1000, num_chains=2, relabel='hungarian')
     """
 
     enabled: bool = setting(True, Boolean(), "run NUTS")
     num_warmup: int = setting(500, Integer(0), "warmup iterations per chain")
     num_samples: int = setting(1000, Integer(1), "kept draws per chain")
     num_chains: int = setting(2, Integer(1), "chains")
+    relabel: str = setting(DEFAULT_RELABEL, Options(RELABEL_METHODS), "how draws are relabelled: 'hungarian' (means matched to the MAP) or 'stephens' (KL on the classification probabilities)")
 
 
 @dataclass(frozen=True)
@@ -448,6 +453,8 @@ def config_to_yaml(config: RunConfig) -> str:
     data["generate"]["sigma_sources"] = list(data["generate"]["sigma_sources"])
     if data["data"]["columns"] is not None:
         data["data"]["columns"] = list(data["data"]["columns"])
+    if data["model"]["means"] is not None:
+        data["model"]["means"] = [list(row) for row in data["model"]["means"]]
     return yaml.safe_dump(data, sort_keys=False)
 
 

@@ -86,6 +86,7 @@ def _gmm(config: RunConfig, inference: str, progress_bar: bool) -> SphericalGMM:
         sigma_scale=config.model.sigma_scale,
         sigma=config.model.sigma,
         weights=config.model.weights,
+        means=None if config.model.means is None else np.asarray(config.model.means, dtype=float),
         n_init=config.map.n_init,
         optimizer=config.map.optimizer,
         num_steps=None if config.map.optimizer == "bfgs" else config.map.num_steps,
@@ -93,6 +94,7 @@ def _gmm(config: RunConfig, inference: str, progress_bar: bool) -> SphericalGMM:
         num_samples=config.mcmc.num_samples,
         num_chains=config.mcmc.num_chains,
         progress_bar=progress_bar,
+        relabel=config.mcmc.relabel,
         random_state=config.seed,
     )
 
@@ -388,7 +390,7 @@ def _identifiability(config: RunConfig, X: np.ndarray, gmm: SphericalGMM, out: P
     samples, stats = sample_posterior(
         key_fit, X, kmeans_objective_model, init_values=init, reference=gmm.map_["means"], scaling=gmm.scaling_,
         num_warmup=config.mcmc.num_warmup, num_samples=config.mcmc.num_samples, num_chains=config.mcmc.num_chains,
-        progress_bar=progress_bar, **kwargs,
+        progress_bar=progress_bar, relabel=config.mcmc.relabel, **kwargs,
     )
     idata = build_inference_data(key_idata, kmeans_objective_model, X, samples, model_kwargs=kwargs, scaling=gmm.scaling_, sample_stats=stats, num_prior_samples=config.mcmc.num_samples, posterior_predictive=False)
     x, means = (jax.numpy.asarray(gmm.scaling_.forward(a), dtype=jax.numpy.result_type(float)) for a in (X, gmm.map_["means"]))

@@ -206,6 +206,7 @@ def annealed_gmm(
     row_weights: Array | None = None,
     component_mask: Array | None = None,
     observed: Array | None = None,
+    means: Array | None = None,
 ) -> None:
     """Shared-sigma spherical mixture with its likelihood tempered at ``temperature``.
 
@@ -251,6 +252,8 @@ def annealed_gmm(
     observed : Array, shape (n_obs, n_dim), optional
         Nonzero where an entry of ``x`` is observed; the others (NaN allowed) are marginalised
         out, and data-derived prior settings use the observed entries only.
+    means : Array, shape (n_components, n_dim), optional
+        If given, the means are fixed at these values (a design) instead of sampled.
 
     Raises
     ------
@@ -272,7 +275,7 @@ def annealed_gmm(
     n_obs, n_dim = _resolve_shape(x, shape)
     loc_center, loc_scale, sigma_scale = _prior_settings(x, n_dim, loc_center, loc_scale, sigma_scale, row_weights, observed)
     weights = _mixture_weights(n_components, weights, weight_concentration, component_mask)
-    means = _sample_means(n_components, loc_center, loc_scale, component_mask)
+    means = _sample_means(n_components, loc_center, loc_scale, component_mask) if means is None else jnp.asarray(means)
     if sigma is None:
         sigma = _sample_sigma(sigma_prior, sigma_scale)
 
@@ -298,6 +301,7 @@ def spherical_gmm(
     row_weights: Array | None = None,
     component_mask: Array | None = None,
     observed: Array | None = None,
+    means: Array | None = None,
 ) -> None:
     """Spherical Gaussian mixture with one shared ``sigma``: :func:`annealed_gmm` at ``T = 1``.
 
@@ -311,8 +315,8 @@ def spherical_gmm(
         Observations, or ``None`` to simulate (then give ``shape``).
     n_components : int
         Number of clusters ``K`` (static).
-    shape, sigma, weights, weight_concentration, loc_center, loc_scale, sigma_prior, sigma_scale, subsample_size, row_weights, component_mask, observed
-        As in :func:`annealed_gmm`: a known ``sigma`` or ``weights="equal"`` fixes them;
+    shape, sigma, weights, weight_concentration, loc_center, loc_scale, sigma_prior, sigma_scale, subsample_size, row_weights, component_mask, observed, means
+        As in :func:`annealed_gmm`: a known ``sigma``, ``weights="equal"`` or known ``means`` fixes them;
         ``observed`` marginalises missing entries out.
 
     Examples
@@ -344,6 +348,7 @@ def spherical_gmm(
         row_weights=row_weights,
         component_mask=component_mask,
         observed=observed,
+        means=means,
     )
 
 

@@ -23,7 +23,7 @@ from probkm._checks import InvalidValue
 _LOCATION_SITES = ("means",)  # (x - center) / scale
 _SCALE_SITES = ("sigma",)  # x / scale
 # model keyword arguments in units of x
-_LOCATION_KWARGS = ("loc_center",)
+_LOCATION_KWARGS = ("loc_center", "means")  # prior centre, fixed means
 _SCALE_KWARGS = ("loc_scale", "sigma_scale", "sigma")
 _SQUARED_SCALE_KWARGS = ("tau",)  # the k-means Gibbs temperature, in squared units of x
 
@@ -221,7 +221,7 @@ class Scaling(NamedTuple):
     def model_kwargs(self, kwargs: Mapping[str, Any]) -> dict[str, Any]:
         """A model's keyword arguments in standardised units: the same priors, exactly.
 
-        ``loc_center`` shifts and scales, ``loc_scale``, ``sigma_scale`` and a fixed ``sigma``
+        ``loc_center`` and fixed ``means`` shift and scale, ``loc_scale``, ``sigma_scale`` and a fixed ``sigma``
         scale, ``tau`` scales by ``scale^2``; the rest (``n_components``, ``temperature``,
         ``weights``, the prior's name) has no units. ``None`` stays ``None``.
 

@@ -44,6 +44,7 @@ from probkm.inference.predictive import (
     sample_predictive,
 )
 from probkm.inference.progress import show_progress
+from probkm.inference.relabel import DEFAULT_RELABEL, RELABEL_METHODS
 
 INFERENCE = ("map", "mcmc")
 CHAIN_METHODS = ("sequential", "vectorized", "parallel")
@@ -61,8 +62,8 @@ class SphericalGMM(DensityMixin, ProbKMBase):
     MAP (``inference="map"``) or full posterior by NUTS (``inference="mcmc"``), always with
     an :class:`arviz.InferenceData` in ``idata_``. The MAP starts from deterministic
     annealing and ``n_init`` k-means++ restarts (on at most 10,000 random rows) and keeps
-    the restart with the best objective; NUTS starts every chain at the MAP and relabels
-    each draw by Hungarian matching of its means to the MAP means (:mod:`probkm.inference.relabel`).
+    the restart with the best objective; NUTS starts every chain at the MAP, and its draws are
+    relabelled before any summary (``relabel``; :mod:`probkm.inference.relabel`).
 
     Parameters
     ----------
@@ -82,6 +83,11 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         It then has no prior and no posterior; ``idata_`` holds it in ``constant_data``.
     weights : {"equal"} or None, default None
         ``"equal"`` fixes every weight at ``1 / K`` (the weights of k-means) instead of fitting them.
+    means : array_like of shape (n_components, n_features) or None, default None
+        Known means (a design), in the units of ``X``: fixed, not fitted; the fit then finds the
+        weights and sigma given them. Like a known ``sigma`` they have no prior and no
+        posterior (``idata_`` holds them in ``constant_data``), they count no parameters in
+        :meth:`bic`, and NUTS draws keep their labels (nothing to relabel).
     loc_center, loc_scale : float, array_like of shape (n_features,), or None, default None
         Centre and scale of the normal prior on each mean, in the units of ``X``; ``None``
         takes the data's per-feature mean and its pooled standard deviation.
@@ -120,6 +126,13 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         How NumPyro runs the chains.
     target_accept_prob : float, default 0.8
         Target acceptance probability of NUTS's step-size adaptation.
+    relabel : {"hungarian", "stephens"}, default "hungarian"
+        How NUTS draws are relabelled (label switching): ``"hungarian"``, matching of each draw's
+        means to the MAP means; ``"stephens"``, Stephens' (2000) algorithm, which gives each draw
+        the permutation whose classification probabilities of the data are nearest (in
+        Kullback-Leibler divergence) to their average over draws, starting from the Hungarian
+        labelling. ``sigma`` and the predictive density do not depend on it; the measurements
+        behind the default are in :mod:`probkm.inference.relabel`.
     num_prior_samples : int, default 200
         Draws in the ``prior`` and ``prior_predictive`` groups of ``idata_``.
     progress_bar : bool or None, default None
@@ -193,6 +206,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         sigma_scale: float | None = None,
         sigma: float | None = None,
         weights: str | None = None,
+        means: Any = None,
         loc_center: Any = None,
         loc_scale: Any = None,
         weight_concentration: float = 1.0,
@@ -210,6 +224,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         num_chains: int = 2,
         chain_method: str = "sequential",
         target_accept_prob: float = 0.8,
+        relabel: str = DEFAULT_RELABEL,
         num_prior_samples: int = 200,
         progress_bar: bool | None = None,
         random_state: Any = None,
@@ -220,6 +235,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         self.sigma_scale = sigma_scale
         self.sigma = sigma
         self.weights = weights
+        self.means = means
         self.loc_center = loc_center
         self.loc_scale = loc_scale
         self.weight_concentration = weight_concentration
@@ -237,6 +253,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         self.num_chains = num_chains
         self.chain_method = chain_method
         self.target_accept_prob = target_accept_prob
+        self.relabel = relabel
         self.num_prior_samples = num_prior_samples
         self.progress_bar = progress_bar
         self.random_state = random_state
@@ -262,6 +279,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         "num_chains": Integer(1),
         "chain_method": Options(CHAIN_METHODS),
         "target_accept_prob": Real(0.0, 1.0),
+        "relabel": Options(RELABEL_METHODS),
         "num_prior_samples": Integer(1),
         "progress_bar": Optional(Boolean()),
     }
@@ -271,6 +289,19 @@ class SphericalGMM(DensityMixin, ProbKMBase):
             raise InvalidValue(
                 f"batch_size={self.batch_size} needs optimizer='adam' (BFGS is full-batch only); got optimizer={self.optimizer!r}."
             )
+        if self.means is not None and self.means_init is not None:
+            raise InvalidValue("means and means_init are both given; fixed means need no start: drop means_init.")
+        if self.means is not None and self.sigma is not None and self.weights == "equal":
+            raise InvalidValue("means, sigma and weights='equal' are all fixed: nothing is left to fit; leave one of them free.")
+
+    def _known_means(self, n_dim: int) -> np.ndarray | None:
+        """The fixed ``means`` as a float ``(K, D)`` array, checked; ``None`` when they are fitted."""
+        if self.means is None:
+            return None
+        means = check_numeric_2d(self.means, name="means")
+        if means.shape != (int(self.n_components), n_dim):
+            raise InvalidValue(f"means must have shape (n_components, n_features) = ({int(self.n_components)}, {n_dim}); got {means.shape}.")
+        return means
 
     def _model_kwargs(self, X: np.ndarray) -> dict[str, Any]:
         """The model's prior settings in the units of ``X``, data-derived (from ``scaling_``, so
@@ -286,13 +317,16 @@ class SphericalGMM(DensityMixin, ProbKMBase):
             **settings,
             **({} if self.sigma is None else {"sigma": float(self.sigma)}),
             **({} if self.weights is None else {"weights": self.weights}),
+            **({} if self.means is None else {"means": self._known_means(n_dim)}),
         }
 
     def _fixed(self) -> dict[str, np.ndarray]:
-        """The known parameters, in units of X: ``sigma`` and/or ``weights`` when given."""
+        """The known parameters, in units of X: ``sigma``, ``weights`` and/or ``means`` when given."""
         fixed = {} if self.sigma is None else {"sigma": np.asarray(float(self.sigma))}
         if self.weights == "equal":
             fixed["weights"] = np.full(int(self.n_components), 1.0 / int(self.n_components))
+        if self.means is not None:
+            fixed["means"] = self._known_means(self.n_features_in_)
         return fixed
 
     def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> "SphericalGMM":
@@ -363,7 +397,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
                 reference=self.map_["means"], scaling=scaling,
                 num_warmup=self.num_warmup, num_samples=self.num_samples, num_chains=self.num_chains,
                 chain_method=self.chain_method, target_accept_prob=self.target_accept_prob,
-                sample_weight=sample_weight, progress_bar=show_progress(self.progress_bar), **self.model_kwargs_,
+                sample_weight=sample_weight, progress_bar=show_progress(self.progress_bar), relabel=self.relabel, **self.model_kwargs_,
             )
             self.convergence_ = check_nuts(posterior, stats.get("diverging"))
         self._set_posterior(X, posterior, stats, sample_weight)
@@ -385,7 +419,9 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         n_components = int(self.n_components)
         n_padded = bucket_components(n_components, x_std.shape[0])
         init_means = None
-        if self.means_init is not None:
+        if "means" in kwargs:  # fixed: padded like the components, and the start the weights and sigma fit from
+            kwargs["means"] = init_means = pad_components({"means": kwargs["means"]}, n_padded)["means"]
+        elif self.means_init is not None:
             means = check_numeric_2d(self.means_init, name="means_init")
             if means.shape != (n_components, n_dim):
                 raise InvalidValue(f"means_init must have shape (n_components, n_features) = ({n_components}, {n_dim}); got {means.shape}.")
@@ -401,7 +437,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
             check_losses(np.asarray(result.losses[result.best]))
         # the loss is -log joint of the standardised problem; the change of units adds the log-Jacobians
         jac = self.scaling_.log_jacobians(n_dim, self.n_components)
-        self.log_joint_ = float(-result.loss) + n_rows_equivalent * jac["x"] + jac["means"] + jac["sigma"]
+        self.log_joint_ = float(-result.loss) + n_rows_equivalent * jac["x"] + sum(jac[k] for k in ("means", "sigma") if k not in self._fixed())
         self.n_iter_ = int(result.n_iter[result.best])
         return {**self._fixed(), **self.scaling_.params_backward(params)}
 
@@ -410,7 +446,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         self._posterior, self._sample_stats, self._fit_X = posterior, stats, X
         self._idata = None
         flat = {k: np.reshape(v, (-1,) + v.shape[2:]) for k, v in posterior.items()}
-        n_draws = flat["means"].shape[0]
+        n_draws = next(iter(flat.values())).shape[0]
         flat.update({k: np.broadcast_to(v, (n_draws,) + v.shape) for k, v in self._fixed().items()})
         self.draws_ = Draws(*(np.asarray(flat[k], dtype=float) for k in ("weights", "means", "sigma")))
         self.weights_ = flat["weights"].mean(axis=0)
@@ -666,13 +702,15 @@ class SphericalGMM(DensityMixin, ProbKMBase):
     def _n_parameters(self) -> int:
         """Free parameters: ``(K - 1) + K D + 1``, less the known ones."""
         free_weights = 0 if self.weights == "equal" else self.n_components - 1
-        return free_weights + self.n_components * self.n_features_in_ + (0 if self.sigma is not None else 1)
+        free_means = 0 if self.means is not None else self.n_components * self.n_features_in_
+        return free_weights + free_means + (0 if self.sigma is not None else 1)
 
     def bic(self, X: Any) -> float:
         """Bayesian information criterion of the fitted point on ``X`` (lower is better).
 
         ``-2 log L + p log N`` with ``p = K D + K`` free parameters (means, weights and
-        sigma) and ``log L = N * score(X)``.
+        sigma; fewer by those that are known: ``K D`` for ``means``, ``K - 1`` for equal
+        weights, 1 for ``sigma``) and ``log L = N * score(X)``.
 
         Parameters
         ----------
@@ -702,7 +740,8 @@ class SphericalGMM(DensityMixin, ProbKMBase):
     def aic(self, X: Any) -> float:
         """Akaike information criterion of the fitted point on ``X`` (lower is better).
 
-        ``-2 log L + 2 p`` with ``p = K D + K`` free parameters and ``log L = N * score(X)``.
+        ``-2 log L + 2 p`` with ``p = K D + K`` free parameters, less the known ones (see
+        :meth:`bic`), and ``log L = N * score(X)``.
 
         Parameters
         ----------

@@ -194,10 +194,10 @@ def build_inference_data(
     scaling = Scaling.of(X) if scaling is None else scaling
     x, kwargs = as_jax(scaling.forward(X)), scaling.model_kwargs(model_kwargs)
     n_obs, n_dim = X.shape
-    n_clusters = np.shape(posterior["means"])[-2]
+    n_clusters = int(model_kwargs["n_components"])
     jac = scaling.log_jacobians(n_dim, n_clusters, x_is_density=likelihood_is_density(model))
     key_prior, key_post = jax.random.split(rng_key)
-    lead = tuple(np.shape(posterior["means"])[:2])
+    lead = tuple(np.shape(next(iter(posterior.values())))[:2])
     flat = _flatten(scaling.params_forward(posterior), 2)
     sim_kwargs = simulation_kwargs(x, kwargs)
     observed = observed_mask(X)
@@ -229,7 +229,7 @@ def build_inference_data(
     idata = az.from_dict(**groups, coords=coords, dims=DIMS, attrs=dict(attrs or {}))
     if constants:  # known parameters: data of the model, not draws (scalars stay scalars)
         constant = {k: (DIMS.get(k, []), np.asarray(v)) for k, v in constants.items()}
-        idata.add_groups(constant_data=xr.Dataset(constant, coords={k: v for k, v in coords.items() if k == "cluster"}))
+        idata.add_groups(constant_data=xr.Dataset(constant, coords={k: v for k, v in coords.items() if k in ("cluster", "feature")}))
     idata.add_groups(
         log_likelihood=az.dict_to_dataset(_unflatten(log_lik, lead), coords=coords, dims=LOG_LIKELIHOOD_DIMS),
         log_prior=az.dict_to_dataset(_unflatten(log_prior, lead), coords=coords),

@@ -3,8 +3,8 @@
 The one path from data to posterior draws that every NUTS fit in probkm takes (the
 estimator, the identifiability study and the main job): standardise ``X``
 (:class:`probkm.core.scaling.Scaling`), carry the priors over exactly, run the compiled NUTS
-driver (:func:`probkm.inference.nuts.fit_nuts`), relabel each draw to a reference
-(:func:`probkm.inference.relabel.relabel_samples`) and map the draws and the sampler's energies back to
+driver (:func:`probkm.inference.nuts.fit_nuts`), relabel the draws (Stephens' algorithm or
+Hungarian matching to a reference, :mod:`probkm.inference.relabel`) and map the draws and the sampler's energies back to
 the units of ``X``. NUTS on raw float32 data far from the origin loses every digit of the
 squared distances (at an offset of 1e6, sigma came out 30x too large with no warning).
 """
@@ -18,9 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from probkm.core.likelihood import observed_mask
-from probkm.core.models import likelihood_is_density
+from probkm.core.models import kmeans_objective_model, likelihood_is_density
 from probkm.inference.nuts import fit_nuts
-from probkm.inference.relabel import relabel_samples
+from probkm.inference.relabel import DEFAULT_RELABEL, permute_samples, relabel_permutations
 from probkm.core.scaling import Scaling, as_jax
 from probkm.core.shapes import pad_rows
 
@@ -72,6 +72,7 @@ def sample_posterior(
     target_accept_prob: float = 0.8,
     sample_weight: np.ndarray | None = None,
     progress_bar: bool = False,
+    relabel: str = DEFAULT_RELABEL,
     **model_kwargs: Any,
 ) -> Posterior:
     """NUTS on ``model`` for the data ``X``, computed on standardised data.
@@ -88,7 +89,8 @@ def sample_posterior(
     init_values : dict of str to array_like
         Where every chain starts, site name to value in units of ``X``.
     reference : numpy.ndarray, shape (n_clusters, n_dim)
-        Means in units of ``X`` that draws are relabelled to.
+        Means in units of ``X`` that draws are relabelled to (Hungarian), or whose labelling
+        Stephens' algorithm starts from.
     scaling : Scaling, optional
         The standardisation; ``Scaling.of(X, sample_weight)`` by default.
     num_warmup, num_samples, num_chains, chain_method, target_accept_prob
@@ -97,9 +99,14 @@ def sample_posterior(
         Weight of each row of ``X`` (an integer weight counts the row that many times).
     progress_bar : bool, default False
         One progress bar per chain, as in :func:`probkm.inference.nuts.fit_nuts`.
+    relabel : {"stephens", "hungarian"}, default :data:`probkm.inference.relabel.DEFAULT_RELABEL`
+        How draws are relabelled (:mod:`probkm.inference.relabel`): Stephens' KL algorithm on
+        the classification probabilities of the data, or Hungarian matching of the means to
+        ``reference``.
     **model_kwargs
         The model's keyword arguments in units of ``X`` (prior settings, ``tau``, a fixed
-        ``sigma``); their standardised counterparts give the same priors.
+        ``sigma`` or fixed ``means``); their standardised counterparts give the same priors.
+        With fixed means the draws keep their labels.
 
     Returns
     -------
@@ -131,30 +138,42 @@ def sample_posterior(
         n_entries = float(weights @ observed.sum(axis=1))
         observed = as_jax(np.concatenate([observed, np.ones((x.shape[0] - X.shape[0], X.shape[1]))]))
         model_kwargs = {**model_kwargs, "observed": observed}
+    std_kwargs = scaling.model_kwargs(model_kwargs)
     result = fit_nuts(
         rng_key, as_jax(x), model, num_warmup=num_warmup, num_samples=num_samples,
         num_chains=num_chains, chain_method=chain_method, init_values=std_init,
-        target_accept_prob=target_accept_prob, progress_bar=progress_bar, row_weights=as_jax(rows), **scaling.model_kwargs(model_kwargs),
+        target_accept_prob=target_accept_prob, progress_bar=progress_bar, row_weights=as_jax(rows), **std_kwargs,
     )
-    samples = scaling.params_backward(result.get_samples(group_by_chain=True))
-    samples = relabel_samples(samples, reference)
+    std_samples = {k: np.asarray(v, dtype=float) for k, v in result.get_samples(group_by_chain=True).items()}
+    samples = scaling.params_backward(std_samples)
+    if "means" in std_samples:  # fixed means name the components: nothing to relabel
+        # relabelled on the standardised data (a permutation: the same in any units)
+        perms = relabel_permutations(
+            std_samples, scaling.forward(reference), method=relabel, x=x, row_weights=rows,
+            fixed={k: std_kwargs[k] for k in ("weights", "sigma") if std_kwargs.get(k) is not None},
+            temperature=float(std_kwargs.get("temperature", 1.0)), hard=model is kmeans_objective_model,
+            observed=None if observed is None else np.asarray(observed),
+        )
+        samples = permute_samples(samples, perms)
     stats = {k: np.asarray(v) for k, v in result.get_extra_fields(group_by_chain=True).items()}
-    shift = _potential_shift(scaling, (n_entries / X.shape[1], X.shape[1]), samples, likelihood_is_density(model))
+    shift = _potential_shift(
+        scaling, (n_entries / X.shape[1], X.shape[1]), int(model_kwargs["n_components"]), "means" in samples, likelihood_is_density(model)
+    )
     for name in _ENERGIES:
         if name in stats:
             stats[name] = np.asarray(stats[name], dtype=float) + shift
     return Posterior(samples, stats)
 
 
-def _potential_shift(scaling: Scaling, shape: tuple[int, int], samples: dict[str, np.ndarray], x_is_density: bool) -> float:
+def _potential_shift(scaling: Scaling, shape: tuple[int, int], n_components: int, sampled_means: bool, x_is_density: bool) -> float:
     """``U_X - U_std``: the potential energy in units of X minus the standardised one.
 
     The potential energy is the negative log joint in NUTS's unconstrained coordinates. The
-    log densities gain :meth:`Scaling.log_jacobians`; sigma's unconstrained coordinate
-    ``log sigma`` gains ``log scale``, whose Jacobian term cancels sigma's.
+    log densities gain :meth:`Scaling.log_jacobians` (the means' only when they are sampled);
+    sigma's unconstrained coordinate ``log sigma`` gains ``log scale``, whose Jacobian term
+    cancels sigma's.
     """
     n_obs, n_dim = shape
-    n_components = samples["means"].shape[-2]
     jac = scaling.log_jacobians(n_dim, n_components, x_is_density=x_is_density)
     # sigma's -log scale and its coordinate's +log scale cancel
-    return -float(n_obs * jac["x"] + jac["means"])
+    return -float(n_obs * jac["x"] + (jac["means"] if sampled_means else 0.0))
