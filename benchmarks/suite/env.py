@@ -66,9 +66,11 @@ def _git(*args: str) -> str:
 
 
 def commit_stamp() -> dict:
-    """The commit measured and whether tracked files differed from it (results under
-    ``benchmarks/results`` excluded: the driver writes them)."""
-    dirty = _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)benchmarks/results", ":(exclude)README.md")
+    """The commit measured and whether tracked files differed from it. Excluded: what the driver
+    writes (``benchmarks/results``, ``RESULTS.md``, the README), the report module and the tests,
+    none of which changes a measurement."""
+    dirty = _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)benchmarks/results", ":(exclude)README.md",
+                 ":(exclude)benchmarks/RESULTS.md", ":(exclude)benchmarks/suite/report.py", ":(exclude)tests")
     return {"commit": _git("rev-parse", "--short", "HEAD") or "unknown", "dirty": bool(dirty)}
 
 
