@@ -102,10 +102,12 @@ def run_suite(suite, threads, args, command):
     _log(f"== {suite}, threads={threads}")
     start = time.perf_counter()
     stamp = {"suite": suite, "threads": threads, "seeds": list(range(args.seeds)), "repeats": args.repeats, "quick": args.quick,
+             "first_call_cases": "none" if args.no_first_call else (args.first_call_cases or "all"),
              "command": command, **envmod.commit_stamp(), "machine_start": envmod.machine_stamp(), "versions": envmod.library_versions()}
     first, child_cpu = [], []
     if not args.no_first_call:
-        for case in range(n_cases(suite, args.quick)):
+        cases = n_cases(suite, args.quick)
+        for case in range(cases if args.first_call_cases is None else min(cases, args.first_call_cases)):
             out, _, _ = spawn("first", suite, threads, args, case)
             first += out["first_calls"]
             child_cpu.append({"kind": "first", "case": case, "cpu_over_wall": out["cpu_over_wall"], "wall_s": out["wall_s"]})
@@ -130,6 +132,8 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3, help="interleaved warm calls per seed")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     parser.add_argument("--no-first-call", action="store_true", help="skip the first-call subprocesses")
+    parser.add_argument("--first-call-cases", type=int, default=None,
+                        help="first calls for the first n cases of each suite only (default: every case)")
     parser.add_argument("--report-only", action="store_true", help="rebuild the report from saved raw results")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "raw"), help="folder of raw results")
     parser.add_argument("--results", default=os.path.join(HERE, "RESULTS.md"), help="the report written")

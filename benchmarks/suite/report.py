@@ -349,9 +349,11 @@ NOTES = [
     ),
     (
         "- **Warm and first call.** Warm: the median over seeds of each seed's median of interleaved calls (probkm, peer, peer, probkm, ...), "
-        "after one untimed call of each estimator on the first seed (later seeds reuse the compiled programs). First call: a fresh process per "
-        "case with JAX's persistent compilation cache off, each library's first fit on seed 0 timed once (probkm's first, so JAX's runtime start "
-        "is charged to probkm). scikit-learn and PyMC compile nothing of their own per shape (PyTensor's C modules are cached on disk from any earlier run)."
+        "after one untimed call of probkm's estimators and scikit-learn's defaults on the first seed (later seeds reuse the compiled programs; "
+        "the matched-work peers compile nothing and run once per seed). First call: a fresh process per case (the cases the stamp's "
+        "`first_call_cases` names; '-' elsewhere) with JAX's persistent compilation cache off, each library's first fit on seed 0 timed once "
+        "(probkm's first, so JAX's runtime start is charged to probkm). scikit-learn and PyMC compile nothing of their own per shape "
+        "(PyTensor's C modules are cached on disk from any earlier run)."
     ),
     (
         "- **Matched work.** probkm's estimators score one annealed start and `n_init = 3` k-means++ starts and keep the best; the matched rows "

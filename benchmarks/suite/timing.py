@@ -8,6 +8,9 @@ import time
 def interleaved(methods, repeats, warm_up=True):
     """Time ``methods`` (name -> (callable, repeats or None)) in interleaved rounds.
 
+    With ``warm_up``, each method whose repeats are the default (None) runs once untimed first
+    (it compiles); methods with their own repeat count (slow peers that compile nothing) do not.
+
     Returns
     -------
     (dict, dict)
@@ -15,8 +18,9 @@ def interleaved(methods, repeats, warm_up=True):
     """
     results, times = {}, {name: [] for name in methods}
     if warm_up:
-        for name, (fn, _) in methods.items():
-            results[name] = fn()
+        for name, (fn, r) in methods.items():
+            if r is None:
+                results[name] = fn()
     rounds = max((r if r is not None else repeats) for _, r in methods.values())
     for i in range(rounds):
         for name, (fn, r) in methods.items():
