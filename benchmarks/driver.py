@@ -50,7 +50,7 @@ def child(args):
         if args.child == "first":
             out["first_calls"] = nuts.first_calls(args.case, args.quick, _log)
         else:
-            out["records"], out["extra"] = nuts.run(seeds, args.quick, _log)
+            out["records"], out["extra"] = nuts.run(seeds, args.quick, _log, args.pymc_seeds)
     else:
         from suite import clustering
 
@@ -87,6 +87,8 @@ def spawn(kind, suite, threads, args, case=0):
     tmp = os.path.join(args.out, f".{suite}-{threads}-{kind}-{case}.json")
     cmd = [sys.executable, os.path.abspath(__file__), "--child", kind, "--suite", suite, "--cores", ",".join(map(str, cores)),
            "--seeds", str(args.seeds), "--repeats", str(args.repeats), "--case", str(case), "--child-out", tmp]
+    if args.pymc_seeds is not None:
+        cmd += ["--pymc-seeds", str(args.pymc_seeds)]
     if args.quick:
         cmd.append("--quick")
     proc = subprocess.run(cmd, env=env, cwd=ROOT, check=False)
@@ -134,6 +136,7 @@ def main(argv=None):
     parser.add_argument("--no-first-call", action="store_true", help="skip the first-call subprocesses")
     parser.add_argument("--first-call-cases", type=int, default=None,
                         help="first calls for the first n cases of each suite only (default: every case)")
+    parser.add_argument("--pymc-seeds", type=int, default=None, help="nuts: run PyMC on the first n seeds only (default: all)")
     parser.add_argument("--report-only", action="store_true", help="rebuild the report from saved raw results")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "raw"), help="folder of raw results")
     parser.add_argument("--results", default=os.path.join(HERE, "RESULTS.md"), help="the report written")

@@ -214,8 +214,12 @@ def _record(n_obs, seed, tool, seconds, out, reference, kind):
             "min_ess": ess, "ess_per_s": ess / seconds, "steps_per_draw": float(np.mean(steps)), "divergences": div}
 
 
-def run(seeds, quick, log):
-    """Warm calls: each sampler once untimed on the first seed, then one timed call per seed."""
+def run(seeds, quick, log, pymc_seeds=None):
+    """Warm calls: each JAX sampler once untimed on the first seed, then one timed call per seed.
+
+    PyMC runs on the first ``pymc_seeds`` seeds only (default all; its calls take minutes) and
+    without an untimed call: PyTensor's compiled modules are on disk from the first-call process.
+    """
     warnings.filterwarnings("ignore")
     cfg, peers = settings(quick), available_peers()
     records = []
@@ -224,16 +228,20 @@ def run(seeds, quick, log):
         for seed in seeds:
             X, x, kw, _, init, init_z, reference = _problem(n_obs, seed)
             calls = _calls(samplers, X, x, kw, init, init_z, seed, cfg, peers)
+            if pymc_seeds is not None and seed not in seeds[:pymc_seeds]:
+                calls.pop(TOOLS[4], None)
             if seed == seeds[0]:
-                for fn in calls.values():
-                    fn()
+                for tool, fn in calls.items():
+                    if tool != TOOLS[4]:
+                        fn()
             for tool, fn in calls.items():
                 start = time.perf_counter()
                 out = fn()
                 rec = _record(n_obs, seed, tool, time.perf_counter() - start, out, reference, "warm")
                 records.append(rec)
                 log(f"nuts N={n_obs} seed={seed} {tool}: {rec['warm']:.2f}s ESS {rec['min_ess']:.0f} ESS/s {rec['ess_per_s']:.1f} div {rec['divergences']}")
-    return records, {"settings": {**cfg, "num_chains": 1, "K": K, "D": D, "target_accept": 0.8}, "peers_missing": sorted({"pymc", "blackjax"} - set(peers))}
+    return records, {"settings": {**cfg, "num_chains": 1, "K": K, "D": D, "target_accept": 0.8}, "pymc_seeds": pymc_seeds,
+                     "peers_missing": sorted({"pymc", "blackjax"} - set(peers))}
 
 
 def first_calls(case_index, quick, log):

@@ -414,6 +414,8 @@ def write(folder, results_path, readme_path=None):
             lines += ["Data: " + "; ".join(notes) + ".", ""]
         if suite == "nuts":
             extra = any_run.get("extra", {})
+            if extra.get("pymc_seeds") is not None:
+                lines += [f"PyMC ran on the first {extra['pymc_seeds']} seed(s) only (its calls take minutes here); its ratios use those seeds.", ""]
             if extra.get("peers_missing"):
                 lines += [f"Not run (not installed): {', '.join(extra['peers_missing'])}.", ""]
             lines += nuts_table(runs)
