@@ -126,9 +126,10 @@ def _time_target(group, role):
     return TARGET_KM if role == "target" else 1.0
 
 
-def losses(raw):
-    """Lines naming every row where probkm misses a time target or scores lower."""
-    lines = []
+def loss_items(raw):
+    """Every row where probkm misses a target or scores lower, as
+    (suite, threads or None, peer, kind, case, text)."""
+    items = []
     for suite in ORDER:
         for t in THREADS:
             r = raw.get(suite, {}).get(t)
@@ -140,7 +141,8 @@ def losses(raw):
                         continue
                     target = TARGET_PYMC if "PyMC" in method else TARGET_NUMPYRO if "NumPyro" in method else 1.0
                     if _med(e["ratio"]) < target:
-                        lines.append(f"nuts, {case}, threads={t}: probkm's ESS/s is {_med(e['ratio']):.2f}x {method}'s (target {target:g}x)")
+                        items.append((suite, t, method, f"ESS/s below {target:g}x", case,
+                                      f"nuts, {case}, threads={t}: probkm's ESS/s is {_med(e['ratio']):.2f}x {method}'s (target {target:g}x)"))
                 continue
             for (case, group, method), e in clustering_pairs(r).items():
                 if e["role"] == "probkm":
@@ -148,19 +150,45 @@ def losses(raw):
                 target = _time_target(group, e["role"])
                 ratio = _med(e["ratio"])
                 if ratio > target:
-                    lines.append(f"{suite}, {case}, threads={t}: probkm takes {ratio:.2f}x the time of {method} (target {target:g}x)")
+                    items.append((suite, t, method, f"time above {target:g}x", case,
+                                  f"{suite}, {case}, threads={t}: probkm takes {ratio:.2f}x the time of {method} (target {target:g}x)"))
+                if t != _first_threads(raw, suite):
+                    continue
                 if group == "gmm":
                     for key, label in (("d_heldout", "held-out"), ("d_loglik", "training")):
                         worse = sum(d < 0 for d in e[key])
-                        if worse and t == _first_threads(raw, suite):
-                            lines.append(f"{suite}, {case}: {label} log-likelihood per row lower than {method}'s in {worse} of {len(e[key])} seeds "
-                                         f"(difference {mrange(e[key], '+.2e')})")
+                        if worse:
+                            items.append((suite, None, method, f"{label} log-likelihood lower", case,
+                                          (f"{suite}, {case}: {label} log-likelihood per row lower than {method}'s in {worse} of {len(e[key])} seeds "
+                                           f"(difference {mrange(e[key], '+.2e')})")))
                 else:
                     worse = sum(x > 1 + INERTIA_SLACK for x in e["inertia_ratio"])
-                    if worse and t == _first_threads(raw, suite):
-                        lines.append(f"{suite}, {case}: inertia higher than {method}'s in {worse} of {len(e['inertia_ratio'])} seeds "
-                                     f"(probkm / theirs {mrange(e['inertia_ratio'], '.6f')})")
-    return lines
+                    if worse:
+                        items.append((suite, None, method, "inertia higher", case,
+                                      (f"{suite}, {case}: inertia higher than {method}'s in {worse} of {len(e['inertia_ratio'])} seeds "
+                                       f"(probkm / theirs {mrange(e['inertia_ratio'], '.6f')})")))
+    return items
+
+
+def losses(raw):
+    """Lines naming every row where probkm misses a time target or scores lower."""
+    return [item[-1] for item in loss_items(raw)]
+
+
+def loss_summary(raw):
+    """The losses grouped by suite, peer, kind and threads, counting cases (for the README)."""
+    n_cases = {}
+    for suite, runs in raw.items():
+        for r in runs.values():
+            n_cases[suite] = len({rec["case"] for rec in r["records"]})
+    groups = {}
+    for suite, t, method, kind, case, _ in loss_items(raw):
+        groups.setdefault((suite, method, kind, t), set()).add(case)
+    out = []
+    for (suite, method, kind, t), cases in groups.items():
+        where = "" if t is None else (" (all cores)" if t == "all" else " (1 thread)")
+        out.append(f"{suite}{where}: {kind} against {method} in {len(cases)} of {n_cases.get(suite, '?')} cases")
+    return out
 
 
 def _first_threads(raw, suite):
@@ -369,6 +397,10 @@ NOTES = [
         "seed); the inertia of the means or centres on the training rows."
     ),
     (
+        "- **Concurrency.** On this shared machine suites and thread settings may run at the same time (the stamp table gives each "
+        "run's start, duration and load); every ratio compares calls made in one process, interleaved, so they share the same conditions."
+    ),
+    (
         "- **Seeds.** Seed s draws the data (or the split) and is every estimator's `random_state`; cells are median [min, max] over seeds; "
         "*probkm / this* is computed per seed, then summarised."
     ),
@@ -510,10 +542,10 @@ def readme_block(raw, results_link):
     lines += _stamp_lines(raw)[:3] + [""]
     lines += _table(["task", "against", "warm, 1 thread: probkm / theirs", "warm, all cores: probkm / theirs",
                      "first call in a fresh process (1 thread): probkm / theirs", "quality (float64, outside probkm)"], rows)
-    lost = losses(raw)
     lines += ["", ("Times: probkm's time over theirs (below 1: probkm faster); NUTS: probkm's effective samples per second over theirs "
                    "(above 1: probkm faster). Median [min, max] over seeds and cases.")]
-    lines += ["", "Where probkm loses: " + ("; ".join(lost) if lost else "nowhere in these runs") + "."]
+    summary = loss_summary(raw)
+    lines += ["", "Where probkm loses (each row in the report): " + ("; ".join(summary) if summary else "nowhere in these runs") + "."]
     lines += ["", ("Caveats: every library pinned to the same cores with the same thread counts (OpenMP, OpenBLAS, MKL, XLA); "
               "scikit-learn's defaults do less work than probkm (one start, `tol=1e-3`), so matched-work rows stand beside them; the first call "
               "includes JAX's compilation (probkm's persistent compilation cache was off); quality is each model scored as itself in float64 on all "
