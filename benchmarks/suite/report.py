@@ -339,6 +339,25 @@ def nuts_table(runs):
     return _table(header, rows) + [""]
 
 
+def scaling_lines(suite, runs):
+    """Warm time at all cores over warm time at one thread, per estimator (same case and seed)."""
+    if not all(t in runs for t in THREADS):
+        return []
+    key = "warm"
+    one = {(r["case"], r["method"], r["seed"]): r[key] for r in runs["1"]["records"]}
+    ratios = {}
+    for r in runs["all"]["records"]:
+        k = (r["case"], r["method"], r["seed"])
+        if k in one and one[k] > 0:
+            ratios.setdefault(r["method"], []).append(r[key] / one[k])
+    if not ratios:
+        return []
+    rows = [[m, mrange(v, ".2f")] for m, v in ratios.items()]
+    lines = [("Warm time at all cores over warm time at one thread, same case and seed (above 1: the extra core made it slower, "
+              "as spinning OpenMP or OpenBLAS threads do on a loaded machine; such a slowdown flatters probkm in the all-core columns):"), ""]
+    return lines + _table(["estimator", "all cores / 1 thread"], rows) + [""]
+
+
 def _stamp_lines(raw):
     runs = [r for s in ORDER for r in raw.get(s, {}).values()]
     commits = sorted({r["commit"] + (" (with uncommitted changes)" if r.get("dirty") else "") for r in runs})
@@ -451,8 +470,10 @@ def write(folder, results_path, readme_path=None):
             if extra.get("peers_missing"):
                 lines += [f"Not run (not installed): {', '.join(extra['peers_missing'])}.", ""]
             lines += nuts_table(runs)
+            lines += scaling_lines(suite, runs)
         else:
             lines += clustering_table(suite, runs)
+            lines += scaling_lines(suite, runs)
             cached = any_run.get("extra", {}).get("cached_large_sets")
             if cached is not None:
                 have = [k for k, v in cached["found"].items() if v]
