@@ -48,9 +48,9 @@ def child(args):
         from suite import nuts
 
         if args.child == "first":
-            out["first_calls"] = nuts.first_calls(args.case, args.quick, _log)
+            out["first_calls"] = nuts.first_calls(args.case, args.quick, _log, _sizes(args), args.pymc_max_n)
         else:
-            out["records"], out["extra"] = nuts.run(seeds, args.quick, _log, args.pymc_seeds)
+            out["records"], out["extra"] = nuts.run(seeds, args.quick, _log, args.pymc_seeds, _sizes(args), args.pymc_max_n)
     else:
         from suite import clustering
 
@@ -71,11 +71,16 @@ def child(args):
         json.dump(out, fh)
 
 
-def n_cases(suite, quick):
+def _sizes(args):
+    return [int(n) for n in args.nuts_sizes.split(",")] if args.nuts_sizes else None
+
+
+def n_cases(suite, args):
+    quick = args.quick
     if suite == "nuts":
         from suite import nuts
 
-        return nuts.n_cases(quick)
+        return nuts.n_cases(quick, _sizes(args))
     from suite import clustering
 
     return len(clustering.cases(suite, quick))
@@ -87,8 +92,9 @@ def spawn(kind, suite, threads, args, case=0):
     tmp = os.path.join(args.out, f".{suite}-{threads}-{kind}-{case}.json")
     cmd = [sys.executable, os.path.abspath(__file__), "--child", kind, "--suite", suite, "--cores", ",".join(map(str, cores)),
            "--seeds", str(args.seeds), "--repeats", str(args.repeats), "--case", str(case), "--child-out", tmp]
-    if args.pymc_seeds is not None:
-        cmd += ["--pymc-seeds", str(args.pymc_seeds)]
+    for flag, value in (("--pymc-seeds", args.pymc_seeds), ("--pymc-max-n", args.pymc_max_n), ("--nuts-sizes", args.nuts_sizes)):
+        if value is not None:
+            cmd += [flag, str(value)]
     if args.quick:
         cmd.append("--quick")
     proc = subprocess.run(cmd, env=env, cwd=ROOT, check=False)
@@ -108,7 +114,7 @@ def run_suite(suite, threads, args, command):
              "command": command, **envmod.commit_stamp(), "machine_start": envmod.machine_stamp(), "versions": envmod.library_versions()}
     first, child_cpu = [], []
     if not args.no_first_call:
-        cases = n_cases(suite, args.quick)
+        cases = n_cases(suite, args)
         for case in range(cases if args.first_call_cases is None else min(cases, args.first_call_cases)):
             out, _, _ = spawn("first", suite, threads, args, case)
             first += out["first_calls"]
@@ -119,7 +125,8 @@ def run_suite(suite, threads, args, command):
            "thread_env": {k: env.get(k) for k in (*envmod.THREAD_VARS, "XLA_FLAGS", "JAX_ENABLE_COMPILATION_CACHE")},
            "children": child_cpu, "records": out["records"], "first_calls": first, "extra": out.get("extra", {}),
            "machine_end": envmod.machine_stamp(), "duration_s": time.perf_counter() - start}
-    path = os.path.join(args.out, f"{suite}-{threads}.json")
+    raw["tag"] = args.tag
+    path = os.path.join(args.out, f"{suite}-{threads}{'-' + args.tag if args.tag else ''}.json")
     with open(path, "w") as fh:
         json.dump(raw, fh, indent=1)
     _log(f"== {suite}, threads={threads}: {raw['duration_s']:.0f} s -> {path}")
@@ -137,6 +144,9 @@ def main(argv=None):
     parser.add_argument("--first-call-cases", type=int, default=None,
                         help="first calls for the first n cases of each suite only (default: every case)")
     parser.add_argument("--pymc-seeds", type=int, default=None, help="nuts: run PyMC on the first n seeds only (default: all)")
+    parser.add_argument("--pymc-max-n", type=int, default=None, help="nuts: run PyMC only at N up to this (default: every N)")
+    parser.add_argument("--nuts-sizes", default=None, help="nuts: comma-separated N (default 1000,10000)")
+    parser.add_argument("--tag", default="", help="suffix of the raw file names (the report merges files of one suite and thread setting)")
     parser.add_argument("--report-only", action="store_true", help="rebuild the report from saved raw results")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "raw"), help="folder of raw results")
     parser.add_argument("--results", default=os.path.join(HERE, "RESULTS.md"), help="the report written")

@@ -36,7 +36,9 @@ def settings(quick):
     return {"num_warmup": 100, "num_samples": 100} if quick else {"num_warmup": 500, "num_samples": 500}
 
 
-def sizes(quick):
+def sizes(quick, override=None):
+    if override:
+        return list(override)
     return [500] if quick else [1_000, 10_000]
 
 
@@ -214,21 +216,22 @@ def _record(n_obs, seed, tool, seconds, out, reference, kind):
             "min_ess": ess, "ess_per_s": ess / seconds, "steps_per_draw": float(np.mean(steps)), "divergences": div}
 
 
-def run(seeds, quick, log, pymc_seeds=None):
+def run(seeds, quick, log, pymc_seeds=None, n_sizes=None, pymc_max_n=None):
     """Warm calls: each JAX sampler once untimed on the first seed, then one timed call per seed.
 
-    PyMC runs on the first ``pymc_seeds`` seeds only (default all; its calls take minutes) and
-    without an untimed call: PyTensor's compiled modules are on disk from the first-call process.
+    PyMC runs on the first ``pymc_seeds`` seeds only (default all; its calls take minutes), at
+    N <= ``pymc_max_n`` only (default every N), and without an untimed call: PyTensor's compiled
+    modules are on disk from the first-call process.
     """
     warnings.filterwarnings("ignore")
     cfg, peers = settings(quick), available_peers()
     records = []
-    for n_obs in sizes(quick):
+    for n_obs in sizes(quick, n_sizes):
         samplers = Samplers(n_obs, cfg, peers)
         for seed in seeds:
             X, x, kw, _, init, init_z, reference = _problem(n_obs, seed)
             calls = _calls(samplers, X, x, kw, init, init_z, seed, cfg, peers)
-            if pymc_seeds is not None and seed not in seeds[:pymc_seeds]:
+            if (pymc_seeds is not None and seed not in seeds[:pymc_seeds]) or (pymc_max_n is not None and n_obs > pymc_max_n):
                 calls.pop(TOOLS[4], None)
             if seed == seeds[0]:
                 for tool, fn in calls.items():
@@ -240,19 +243,22 @@ def run(seeds, quick, log, pymc_seeds=None):
                 rec = _record(n_obs, seed, tool, time.perf_counter() - start, out, reference, "warm")
                 records.append(rec)
                 log(f"nuts N={n_obs} seed={seed} {tool}: {rec['warm']:.2f}s ESS {rec['min_ess']:.0f} ESS/s {rec['ess_per_s']:.1f} div {rec['divergences']}")
-    return records, {"settings": {**cfg, "num_chains": 1, "K": K, "D": D, "target_accept": 0.8}, "pymc_seeds": pymc_seeds,
+    return records, {"settings": {**cfg, "num_chains": 1, "K": K, "D": D, "target_accept": 0.8}, "pymc_seeds": pymc_seeds, "pymc_max_n": pymc_max_n,
                      "peers_missing": sorted({"pymc", "blackjax"} - set(peers))}
 
 
-def first_calls(case_index, quick, log):
+def first_calls(case_index, quick, log, n_sizes=None, pymc_max_n=None):
     """The first call of every sampler for one N, seed 0, in this fresh process (after the MAP start)."""
     warnings.filterwarnings("ignore")
     cfg, peers = settings(quick), available_peers()
-    n_obs = sizes(quick)[case_index]
+    n_obs = sizes(quick, n_sizes)[case_index]
     X, x, kw, _, init, init_z, reference = _problem(n_obs, 0)
     samplers = Samplers(n_obs, cfg, peers)
     records = []
-    for tool, fn in _calls(samplers, X, x, kw, init, init_z, 0, cfg, peers).items():
+    calls = _calls(samplers, X, x, kw, init, init_z, 0, cfg, peers)
+    if pymc_max_n is not None and n_obs > pymc_max_n:
+        calls.pop(TOOLS[4], None)
+    for tool, fn in calls.items():
         start = time.perf_counter()
         out = fn()
         rec = _record(n_obs, 0, tool, time.perf_counter() - start, out, reference, "first")
@@ -261,5 +267,5 @@ def first_calls(case_index, quick, log):
     return records
 
 
-def n_cases(quick):
-    return len(sizes(quick))
+def n_cases(quick, n_sizes=None):
+    return len(sizes(quick, n_sizes))

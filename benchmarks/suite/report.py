@@ -21,8 +21,16 @@ def load(folder):
     for path in sorted(glob.glob(os.path.join(folder, "*.json"))):
         with open(path) as fh:
             r = json.load(fh)
-        if isinstance(r, dict) and "suite" in r and "threads" in r:
-            raw.setdefault(r["suite"], {})[r["threads"]] = r
+        if not (isinstance(r, dict) and "suite" in r and "threads" in r):
+            continue
+        r["parts"] = [r]
+        have = raw.setdefault(r["suite"], {}).get(r["threads"])
+        if have is None:
+            raw[r["suite"]][r["threads"]] = r
+        else:  # runs of one suite and thread setting saved under several tags: one table
+            have["records"] = have["records"] + r["records"]
+            have["first_calls"] = have.get("first_calls", []) + r.get("first_calls", [])
+            have["parts"].append(r)
     return raw
 
 
@@ -359,7 +367,7 @@ def scaling_lines(suite, runs):
 
 
 def _stamp_lines(raw):
-    runs = [r for s in ORDER for r in raw.get(s, {}).values()]
+    runs = [p for s in ORDER for r in raw.get(s, {}).values() for p in r["parts"]]
     commits = sorted({r["commit"] + (" (with uncommitted changes)" if r.get("dirty") else "") for r in runs})
     versions = runs[0]["versions"]
     mach = runs[0]["machine_start"]
@@ -373,15 +381,15 @@ def _stamp_lines(raw):
     lines.append("**Libraries** " + ", ".join(f"{k} {v}" for k, v in versions.items() if v) +
                  (("; not installed: " + ", ".join(k for k, v in versions.items() if not v)) if any(not v for v in versions.values()) else "") + ".")
     lines.append("")
-    lines += _table(["suite", "threads", "commit", "cores pinned", "thread variables", "CPU time / wall (run)", "seeds", "warm repeats",
+    lines += _table(["suite", "threads", "part", "commit", "cores pinned", "thread variables", "CPU time / wall (run)", "seeds", "warm repeats",
                      "load avg start -> end", "duration (s)", "started (UTC)"],
-                    [[r["suite"], r["threads"], r["commit"] + ("+" if r.get("dirty") else ""), ",".join(map(str, r["cores"])),
+                    [[r["suite"], r["threads"], r.get("tag") or "-", r["commit"] + ("+" if r.get("dirty") else ""), ",".join(map(str, r["cores"])),
                       "; ".join(f"{k}={v}" for k, v in r["thread_env"].items() if v and k != "JAX_ENABLE_COMPILATION_CACHE"),
                       _g(next((c["cpu_over_wall"] for c in r["children"] if c["kind"] == "run"), None), ".2f"),
                       len(r["seeds"]), r["repeats"],
                       f"{r['machine_start']['load_average'][0]:.1f} -> {r['machine_end']['load_average'][0]:.1f}",
                       f"{r['duration_s']:.0f}", r["machine_start"]["time_utc"]]
-                     for s in ORDER for t in THREADS for r in [raw.get(s, {}).get(t)] if r])
+                     for s in ORDER for t in THREADS for merged in [raw.get(s, {}).get(t)] if merged for r in merged["parts"]])
     if any(r.get("quick") for r in runs):
         lines += ["", "**Quick (smoke-test) sizes**: these figures are not the benchmark."]
     return lines
@@ -464,11 +472,19 @@ def write(folder, results_path, readme_path=None):
         if notes:
             lines += ["Data: " + "; ".join(notes) + ".", ""]
         if suite == "nuts":
-            extra = any_run.get("extra", {})
-            if extra.get("pymc_seeds") is not None:
-                lines += [f"PyMC ran on the first {extra['pymc_seeds']} seed(s) only (its calls take minutes here); its ratios use those seeds.", ""]
-            if extra.get("peers_missing"):
-                lines += [f"Not run (not installed): {', '.join(extra['peers_missing'])}.", ""]
+            for t, merged in runs.items():
+                for part in merged["parts"]:
+                    extra = part.get("extra", {})
+                    sizes_run = sorted({rec["n_obs"] for rec in part["records"]})
+                    limits = []
+                    if extra.get("pymc_seeds") is not None:
+                        limits.append(f"PyMC on the first {extra['pymc_seeds']} seed(s) only")
+                    if extra.get("pymc_max_n") is not None:
+                        limits.append(f"PyMC only at N <= {extra['pymc_max_n']}")
+                    if extra.get("peers_missing"):
+                        limits.append(f"not installed: {', '.join(extra['peers_missing'])}")
+                    lines += [f"Run at {t} thread(s), N = {', '.join(map(str, sizes_run))}, seeds {part['seeds'][0]}..{part['seeds'][-1]}"
+                              + (f": {'; '.join(limits)} (its calls take minutes here; its ratios use those runs)" if limits else "") + ".", ""]
             lines += nuts_table(runs)
             lines += scaling_lines(suite, runs)
         else:
