@@ -446,7 +446,9 @@ NOTES = [
         "priors. probkm: `fit_nuts`; NumPyro: one `MCMC` object per form reused for every call with `jit_model_args=True` (so its warm calls do not "
         "compile), `MultivariateNormal` and `Normal(...).to_event(1)` components; BlackJAX: its NUTS and window adaptation on the potential of probkm's "
         "own model (same likelihood, another sampler); PyMC: `pm.sample` defaults, `chains=1`, `cores=1`. ESS: minimum bulk ESS (ArviZ) over every "
-        "scalar of weights, means and sigma after relabelling the draws to the MAP means; per second of the whole call, warm-up included."
+        "scalar of weights, means and sigma after relabelling the draws to the MAP means; per second of the whole call, warm-up included. "
+        "Not separated here: how much of NumPyro's warm call is its kernel's re-initialisation (each `MCMC.run` with a new key calls "
+        "`NUTS.init` again) rather than sampling."
     ),
 ]
 
