@@ -32,7 +32,7 @@ class Columns(NamedTuple):
 
     XLA on CPU vectorises reductions over a handful of clusters badly when they sit on the
     minor axis of an ``(n_obs, n_clusters)`` array; with points on the minor axis the same
-    fixed-point iteration is 2-5x cheaper (``benchmarks/RESULTS.md``).
+    fixed-point iteration is 2-5x cheaper.
 
     Attributes
     ----------
