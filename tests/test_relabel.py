@@ -143,11 +143,15 @@ def test_on_overlapping_clusters_the_default_is_no_worse_than_the_other_method()
         relabelled = permute_samples(draws, relabel_permutations(draws, fit.map_["means"], method=other, x=X))
         found[DEFAULT_RELABEL].append(_diagnostics(draws["means"]))
         found[other].append(_diagnostics(relabelled["means"]))
-    r_default, ess_default = np.mean(found[DEFAULT_RELABEL], axis=0)
-    r_other, ess_other = np.mean(found[other], axis=0)
-    # within the noise of four seeds of 2 x 300 draws
-    assert r_default <= r_other + 0.003
-    assert ess_default >= 0.95 * ess_other
+    default, other_method = np.asarray(found[DEFAULT_RELABEL]), np.asarray(found[other])
+    # paired over seeds (the same draws relabelled both ways): the default must not be worse
+    # beyond two standard errors of the mean difference (the two are close on such data; over
+    # dozens of seeds Hungarian's R-hat and ESS were as good or better, see probkm.inference.relabel)
+    r_diff = default[:, 0] - other_method[:, 0]
+    ess_diff = np.log(default[:, 1] / other_method[:, 1])
+    standard_error = lambda d: d.std(ddof=1) / np.sqrt(d.size)  # noqa: E731
+    assert r_diff.mean() <= 2 * standard_error(r_diff) + 1e-3, found
+    assert ess_diff.mean() >= -(2 * standard_error(ess_diff) + 0.05), found
 
 
 @pytest.mark.slow

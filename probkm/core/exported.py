@@ -91,6 +91,25 @@ class DiskProgram:
         ``jax.jit(fun, static_argnames=...)``.
     static_argnames : tuple of str
         Its static keyword arguments (passed by keyword only).
+
+    Examples
+    --------
+    :func:`probkm.core.programs.compiled` makes them (``on_disk=True``). With a cache folder
+    set, the first call stores the program; a process that has it traces nothing:
+
+    >>> import jax, jax.numpy as jnp, tempfile
+    >>> from probkm.core.programs import compiled
+    >>> @compiled(on_disk=True, static_argnames=("power",))
+    ... def raise_to(x, *, power):
+    ...     return x**power
+    >>> before = jax.config.jax_compilation_cache_dir
+    >>> jax.config.update("jax_compilation_cache_dir", tempfile.mkdtemp())
+    >>> float(raise_to(jnp.asarray(3.0), power=2))
+    9.0
+    >>> raise_to.clear_cache()  # as in a new process: the program is read back from disk
+    >>> float(raise_to(jnp.asarray(4.0), power=2))
+    16.0
+    >>> jax.config.update("jax_compilation_cache_dir", before)
     """
 
     def __init__(self, fun: Callable, jitted: Callable, static_argnames: tuple[str, ...]):
@@ -157,7 +176,19 @@ class DiskProgram:
 
 
 def serializable(cls: type) -> type:
-    """Class decorator: let a ``NamedTuple`` of arrays be the result of a program kept on disk."""
+    """Class decorator: let a ``NamedTuple`` of arrays be the result of a program kept on disk.
+
+    Examples
+    --------
+    >>> from typing import NamedTuple
+    >>> from probkm.core.exported import serializable
+    >>> @serializable
+    ... class Pair(NamedTuple):
+    ...     first: object
+    ...     second: object
+    >>> Pair(1, 2).second
+    2
+    """
     from jax import export
 
     return export.register_namedtuple_serialization(cls, serialized_name=f"{cls.__module__}.{cls.__qualname__}")
