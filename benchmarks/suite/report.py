@@ -462,7 +462,7 @@ def write(folder, results_path, readme_path=None):
     lines = ["# probkm benchmarks", "",
              f"<!-- Written by benchmarks/driver.py from the raw results in {rel}/*.json; edits here are overwritten. -->", "",
              ("Every figure below is computed by `benchmarks/driver.py` from the raw results it saved "
-              f"([`{rel}/`]({rel}/), one JSON file per suite and thread setting, with every timing, seed and quality figure). "
+              f"(`{rel}/`, one JSON file per suite and thread setting, with every timing, seed and quality figure). "
               "Rebuild this file from them with `python benchmarks/driver.py --report-only`."), ""]
     lines += _stamp_lines(raw) + ["", "## Targets", ""]
     lines += _table(["#", "target", "1 thread", "all cores", "met?", "command"], targets(raw))
