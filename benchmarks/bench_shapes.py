@@ -166,6 +166,11 @@ def _table(results: dict) -> str:
     runs = list(results["runs"])
     r = results["runs"]
     lines = [f"Commit {results['commit']}; {results['cores']} cores; a fresh process per measurement.", ""]
+    for name, run in r.items():
+        commits = sorted(set(run.get("measured_on", {}).values()))
+        if len(commits) > 1:  # a partial rerun: say which rows each commit measured
+            lines += [f"Column '{name}': " + "; ".join(
+                f"{', '.join(w for w, c in run['measured_on'].items() if c == commit)} measured on {commit}" for commit in commits) + ".", ""]
     lines += ["| measurement | " + " | ".join(runs) + " |", "|---|" + "---|" * len(runs)]
 
     def row(label, cell):
@@ -199,11 +204,17 @@ def main() -> None:
     if args.baseline_tree:
         trees[f"baseline ({_commit(args.baseline_tree)})"] = args.baseline_tree.resolve()
     saved = HERE / "results" / "bench_shapes.json"
-    if args.measures:  # a partial rerun updates the saved results of the same trees
+    if args.measures:  # a partial rerun replaces those measures of this tree; the table says which commit measured each
         results = json.loads(saved.read_text())
-        for label, tree in trees.items():
-            for what in args.measures:
-                results["runs"].setdefault(label, {})[what] = _run(tree, what)
+        label = next(iter(trees))
+        previous = next((k for k in results["runs"] if k.startswith("this tree")), None)
+        run = results["runs"].pop(previous, {}) if previous else {}
+        measured_on = run.pop("measured_on", None) or {what: previous[len("this tree ("):-1] for what in run} if previous else {}
+        with tempfile.TemporaryDirectory() as cache:  # empty for the cold scan, filled by it for the cached one
+            for what in sorted(args.measures, key=MEASURES.index):
+                run[what] = _run(HERE.parent, what, cache if what.startswith("kscan") else None)
+                measured_on[what] = _commit(HERE.parent)
+        results["runs"] = {label: {**run, "measured_on": measured_on}, **results["runs"]}
         results["commit"] = _commit(HERE.parent)
     else:
         results = {"commit": _commit(HERE.parent), "cores": os.cpu_count(), "runs": {}}
