@@ -126,8 +126,20 @@ def _resolve_shape(x: Array | None, shape: tuple[int, int] | None) -> tuple[int,
     return tuple(shape)
 
 
-def _prior_settings(x, n_dim, loc_center, loc_scale, sigma_scale, row_weights=None, observed=None):
-    """Fill unset prior settings from the data; simulation (x=None) must set them."""
+def prior_settings(x, n_dim, loc_center, loc_scale, sigma_scale, row_weights=None, observed=None):
+    """The prior settings a model uses: ``loc_center (D,)``, ``loc_scale (D,)`` and ``sigma_scale ()``.
+
+    Unset ones (``None``) come from the data (weighted by ``row_weights``, over the ``observed``
+    entries); simulation (``x=None``) must set them.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from probkm.core.models import prior_settings
+    >>> center, scale, sigma_scale = prior_settings(jnp.array([[0.0, 0.0], [2.0, 4.0]]), 2, None, 3.0, 1.0)
+    >>> center.tolist(), scale.tolist(), float(sigma_scale)
+    ([1.0, 2.0], [3.0, 3.0], 1.0)
+    """
     if any(v is None for v in (loc_center, loc_scale, sigma_scale)):
         if x is None:
             raise ValueError(
@@ -273,7 +285,7 @@ def annealed_gmm(
     [('means', (3, 2)), ('sigma', ()), ('x', (20, 2))]
     """
     n_obs, n_dim = _resolve_shape(x, shape)
-    loc_center, loc_scale, sigma_scale = _prior_settings(x, n_dim, loc_center, loc_scale, sigma_scale, row_weights, observed)
+    loc_center, loc_scale, sigma_scale = prior_settings(x, n_dim, loc_center, loc_scale, sigma_scale, row_weights, observed)
     weights = _mixture_weights(n_components, weights, weight_concentration, component_mask)
     means = _sample_means(n_components, loc_center, loc_scale, component_mask) if means is None else jnp.asarray(means)
     if sigma is None:
@@ -396,7 +408,7 @@ def kmeans_objective_model(
     [[-0.5, -0.5, -0.5, -0.5]]
     """
     n_obs, n_dim = _resolve_shape(x, shape)
-    loc_center, loc_scale, sigma_scale = _prior_settings(x, n_dim, loc_center, loc_scale, sigma_scale, row_weights, observed)
+    loc_center, loc_scale, sigma_scale = prior_settings(x, n_dim, loc_center, loc_scale, sigma_scale, row_weights, observed)
     means = _sample_means(n_components, loc_center, loc_scale)
     sigma = _sample_sigma(sigma_prior, sigma_scale)
 

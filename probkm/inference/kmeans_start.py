@@ -5,7 +5,9 @@ only have to find the MAP's basin, so they see at most ``init_samples`` random r
 becomes a starting point (:func:`map_starts`), the best ``map_restarts`` of them by log joint
 (judged on the same rows: a pass over all rows would hold ``(N, K)`` arrays, which minibatch
 SVI exists to avoid) start the optimiser on all the data (:func:`probkm.inference.map.fit_map`),
-and the best result is kept. The whole path is one compiled program, so a fit of a new shape
+and the best result is kept. Past ``init_samples`` rows, BFGS first converges on the starts' rows
+and carries its solution and inverse-Hessian estimate to all of them, where it then needs a
+few evaluations instead of tens. The whole path is one compiled program, so a fit of a new shape
 compiles once, and a fit of a shape already seen runs no Python between its steps.
 """
 
@@ -121,8 +123,12 @@ def _map_from_kmeans(
     ranking = jnp.where(ranking <= best + 1e-6 * jnp.maximum(jnp.abs(best), 1.0), best, ranking)
     order = jnp.argsort(ranking, stable=True)[:map_restarts]
     chosen = {k: v[order] for k, v in starts.items()}
+    # past init_samples rows, BFGS first solves on the rows the starts were found on and
+    # carries that solution and its curvature to all rows (optimize_restarts' ``coarse``)
+    coarse = (x_init, init_kwargs) if x_init.shape[0] < x.shape[0] else None
     params, final, losses, n_iter = optimize_restarts(
         key_map, x, chosen, kwargs, model=model, optimizer=optimizer, learning_rate=learning_rate, num_steps=num_steps,
+        coarse=coarse,
     )
     return params, final, losses, n_iter, chosen
 

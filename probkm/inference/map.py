@@ -28,10 +28,12 @@ from numpyro.util import check_model_guide_match
 from probkm._checks import InvalidValue
 from probkm.core.distributions import active_weights
 from probkm.inference.bfgs import minimize_bfgs
+from probkm.inference.em import em_applies, em_steps
 from probkm.inference.model_kwargs import split_model_kwargs
 from probkm.core.programs import compiled
 
 OPTIMIZERS = ("bfgs", "adam")
+EM_STEPS = 10  # most EM passes over all rows between the BFGS runs on a subsample and on all rows
 
 
 class MapResult(NamedTuple):
@@ -118,7 +120,7 @@ def _adam(learning_rate: float, num_steps: int, decay: bool):
     return numpyro.optim.Adam(learning_rate)
 
 
-def optimize_restarts(rng_key, x, init_values, kwargs, *, model, optimizer, learning_rate, num_steps):
+def optimize_restarts(rng_key, x, init_values, kwargs, *, model, optimizer, learning_rate, num_steps, coarse=None):
     """SVI from each restart's initial values, one restart after another; traceable inside a compiled fit.
 
     Parameters
@@ -133,6 +135,13 @@ def optimize_restarts(rng_key, x, init_values, kwargs, *, model, optimizer, lear
         The model's keyword arguments, static and traced together.
     model, optimizer, learning_rate, num_steps
         As in :func:`fit_map`.
+    coarse : tuple of (Array, dict), optional
+        ``(x_sub, kwargs_sub)``: rows of ``x`` (a random subsample) and the model's keyword
+        arguments for them. BFGS then first solves on ``x_sub`` and continues on ``x`` from
+        that solution *and its inverse-Hessian estimate*: both objectives are per-row log
+        joints, so their curvatures agree to sampling error, and the run on all rows starts
+        with Newton-like steps. At N = 1e5 this takes a few evaluations on all rows where a
+        cold start takes 25 to 100. Ignored by Adam.
 
     Returns
     -------
@@ -144,7 +153,7 @@ def optimize_restarts(rng_key, x, init_values, kwargs, *, model, optimizer, lear
     losses : Array, shape (n_restarts, num_steps)
         Loss traces.
     n_iter : Array, shape (n_restarts,)
-        BFGS iterations or Adam steps.
+        BFGS iterations (on ``x``, plus those on the subsample with ``coarse``) or Adam steps.
 
     Examples
     --------
@@ -160,27 +169,40 @@ def optimize_restarts(rng_key, x, init_values, kwargs, *, model, optimizer, lear
     """
     # Optimise the log joint per data point: same maximiser, but gradients of order one, so
     # BFGS's first (identity-Hessian) step stays in the basin it starts in.
-    # with row weights (sample_weight, padding) the data count as their total weight
-    n_obs = x.shape[0] if kwargs.get("row_weights") is None else jnp.sum(kwargs["row_weights"])
-    objective = numpyro.handlers.scale(_MinibatchesWithReplacement(model), scale=1.0 / n_obs)
     mask = kwargs.get("component_mask")
+
+    def per_row_loss(rows, rows_kwargs, unravel):
+        # with row weights (sample_weight, padding) the data count as their total weight
+        n_obs = rows.shape[0] if rows_kwargs.get("row_weights") is None else jnp.sum(rows_kwargs["row_weights"])
+        objective = numpyro.handlers.scale(model, scale=1.0 / n_obs)
+
+        def loss(flat):
+            point = constrain_fn(model, (rows,), rows_kwargs, unravel(flat))
+            return -log_density(objective, (rows,), rows_kwargs, point)[0]
+
+        return loss, n_obs
 
     def bfgs(key, values):
         # beside SVI: AutoDelta's loss (the log joint in constrained space, no Jacobian) of
         # unconstrained coordinates, minimised by a BFGS that compiles the model once
-        unconstrained, unravel = ravel_pytree(unconstrain_fn(model, (x,), kwargs, values))
-
-        def loss(flat):
-            point = constrain_fn(model, (x,), kwargs, unravel(flat))
-            return -log_density(objective, (x,), kwargs, point)[0]
-
-        result = minimize_bfgs(loss, unconstrained)
+        start, unravel = ravel_pytree(unconstrain_fn(model, (x,), kwargs, values))
+        hess_inv, coarse_iter = None, 0
+        if coarse is not None:
+            first = minimize_bfgs(per_row_loss(*coarse, unravel)[0], start)
+            start, hess_inv, coarse_iter = first.x, first.hess_inv, first.n_iter
+            if em_applies(model, kwargs):  # EM's passes over all rows are cheaper than BFGS's
+                point, em_iter = em_steps(x, constrain_fn(model, (x,), kwargs, unravel(start)), kwargs, max_steps=EM_STEPS)
+                start, coarse_iter = ravel_pytree(unconstrain_fn(model, (x,), kwargs, point))[0], coarse_iter + em_iter
+        loss, n_obs = per_row_loss(x, kwargs, unravel)
+        result = minimize_bfgs(loss, start, hess_inv=hess_inv)
         params = constrain_fn(model, (x,), kwargs, unravel(result.x))
         if mask is not None and "weights" in params:
             params["weights"] = active_weights(params["weights"], mask)
-        return params, result.fun * n_obs, jnp.full((num_steps,), result.fun * n_obs), result.n_iter
+        return params, result.fun * n_obs, jnp.full((num_steps,), result.fun * n_obs), result.n_iter + coarse_iter
 
     def adam(key, values):
+        n_obs = x.shape[0] if kwargs.get("row_weights") is None else jnp.sum(kwargs["row_weights"])
+        objective = numpyro.handlers.scale(_MinibatchesWithReplacement(model), scale=1.0 / n_obs)
         guide = AutoDelta(objective, init_loc_fn=init_to_value(values=values))
         decay = kwargs.get("subsample_size") is not None
         svi = SVI(objective, guide, _adam(learning_rate, num_steps, decay), _SortedTraceELBO())
