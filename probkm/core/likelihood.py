@@ -410,22 +410,34 @@ def annealed_log_likelihood(
     return ll if row_weights is None else ll * row_weights
 
 
-def _annealed_forward(x, weights, locs, sigma, temperature, mask=None):
+def _annealed_forward(x, weights, locs, sigma, temperature, mask=None, clusters_first=False):
     """The annealed log-likelihood and what its derivatives need (``x`` already 0 where ``mask`` is).
 
-    Returns ``(ll, (dist, shifted, resp, log_z))``.
+    Returns ``(ll, (dist, shifted, resp, log_z))``, the middle two with a clusters axis: last,
+    or first with ``clusters_first`` (unbatched arguments only). Clusters first, the ``(K, N)``
+    intermediates run along the points, the layout XLA vectorises on a CPU: value and gradient
+    sums took 0.3-0.9x the time of the ``(N, K)`` layout (``N = 1e4``, ``K = 3``, ``D = 2``:
+    0.3x; ``N = 1e5``, ``K = 16``, ``D = 16``: 0.9x).
     """
-    temperature = temperature[..., None]
-    dist = squared_distances(x, locs, mask)
-    scores = scores_from_distances(dist, jnp.log(weights)[..., None, :], sigma[..., None, None])
-    top = jnp.max(scores, axis=-1, keepdims=True)
+    if clusters_first:
+        axis, t, normaliser_sigma = 0, temperature, sigma
+        locs_sq = jnp.sum(locs * locs, axis=-1)[:, None] if mask is None else jnp.einsum("kd,nd->kn", locs * locs, mask)
+        # einsum, not locs @ x.T: XLA reads x in place instead of copying its transpose
+        dist = _expanded(jnp.sum(x * x, axis=-1)[None, :], jnp.einsum("kd,nd->kn", locs, x), locs_sq)
+        scores = scores_from_distances(dist, jnp.log(weights)[:, None], sigma)
+    else:
+        axis, temperature, normaliser_sigma = -1, temperature[..., None], sigma[..., None]
+        t = temperature[..., None]
+        dist = squared_distances(x, locs, mask)
+        scores = scores_from_distances(dist, jnp.log(weights)[..., None, :], sigma[..., None, None])
+    top = jnp.max(scores, axis=axis, keepdims=True)
     shifted = scores - top  # components of weight 0 (masked) score -inf and drop out here
-    e = jnp.exp(shifted / temperature[..., None])
-    z = jnp.sum(e, axis=-1)
-    log_z = jnp.log(z)
+    e = jnp.exp(shifted / t)
+    z = jnp.sum(e, axis=axis, keepdims=True)
+    log_z = jnp.log(jnp.squeeze(z, axis))
     n_dim = x.shape[-1] if mask is None else jnp.sum(mask, axis=-1)
-    ll = top[..., 0] + temperature * log_z - _log_normaliser(sigma[..., None], n_dim)
-    return ll, (dist, shifted, e / z[..., None], log_z)
+    ll = jnp.squeeze(top, axis) + temperature * log_z - _log_normaliser(normaliser_sigma, n_dim)
+    return ll, (dist, shifted, e / z, log_z)
 
 
 ROW_BLOCK = 32_768  # rows per block: a block's (rows, K) intermediates stay in cache
@@ -443,18 +455,18 @@ def _block_statistics(x, weights, locs, sigma, temperature, cotangent, with_dx, 
     With a ``mask`` of observed entries the sums also hold ``resp_mask = sum_i gr_ik m_i`` ``(K, D)``,
     the mass that observes each coordinate, and ``g_dims = sum_i g_i n_i``.
     """
-    ll, (dist, shifted, resp, log_z) = _annealed_forward(x, weights, locs, sigma, temperature, mask)
-    weighted = cotangent[:, None] * resp
-    mass = jnp.sum(weighted, axis=0)
+    ll, (dist, shifted, resp, log_z) = _annealed_forward(x, weights, locs, sigma, temperature, mask, clusters_first=True)
+    weighted = resp * cotangent[None, :]  # (K, rows)
+    mass = jnp.sum(weighted, axis=1)
     d_x = None
     if with_dx:
-        d_x = (weighted @ locs - x * jnp.sum(weighted, axis=-1, keepdims=True)) / sigma**2
+        d_x = (jnp.einsum("kn,kd->nd", weighted, locs) - x * jnp.sum(weighted, axis=0)[:, None]) / sigma**2
         d_x = d_x if mask is None else d_x * mask
     # resp * shifted is 0 * -inf on a masked component: its term is 0
-    d_t = jnp.sum(cotangent * (log_z - jnp.sum(jnp.where(resp > 0, resp * shifted, 0.0), axis=-1) / temperature))
-    sums = (mass, weighted.T @ x, jnp.sum(weighted * dist), d_t)
+    d_t = jnp.sum(cotangent * (log_z - jnp.sum(jnp.where(resp > 0, resp * shifted, 0.0), axis=0) / temperature))
+    sums = (mass, weighted @ x, jnp.sum(weighted * dist), d_t)
     if mask is not None:
-        sums = sums + (weighted.T @ mask, jnp.sum(cotangent * jnp.sum(mask, axis=-1)))
+        sums = sums + (weighted @ mask, jnp.sum(cotangent * jnp.sum(mask, axis=-1)))
     return ll, d_x, sums
 
 
