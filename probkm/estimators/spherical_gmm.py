@@ -108,9 +108,9 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         One more start beside the k-means candidates: the cluster means of Ward's hierarchical
         clustering cut at ``n_components`` (:mod:`probkm.algorithms.ward`; at most 2,000 rows,
         a random draw of larger data, in proportion to ``sample_weight``; missing entries take
-        their column's mean), the agglomeration that mclust's model-based hierarchical start
-        performs for this model. It reaches basins random seedings miss, at the cost of one
-        linkage per fit (a fraction of a second).
+        their column's mean), the model-based agglomeration of this very model (spherical
+        components, one variance). It reaches basins random seedings miss, at the cost of one
+        linkage per fit (about 0.1 s).
     batch_size : int or None, default None
         Minibatch SVI for large data: each Adam step sees ``batch_size`` random rows
         (needs ``optimizer="adam"``; memory stays at the data plus one batch).
