@@ -234,9 +234,10 @@ def markdown(results: dict) -> str:
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for k in sorted({r["k"] for r in loglik}):
             by = {r["data"]: r for r in loglik if r["k"] == k}
-            cells = [f"{by[n]['gap_per_point']:+.1e}" + (" **miss**" if by[n]["gap_per_point"] < -1e-3 else "") for n in names]
+            # a run written part way has no row yet for the later data sets' K
+            cells = [f"{by[n]['gap_per_point']:+.1e}" + (" **miss**" if by[n]["gap_per_point"] < -1e-3 else "") if n in by else "" for n in names]
             if strong:
-                cells += [f"{by[n]['strong_gap_per_point']:+.1e}" + (" **miss**" if by[n]["strong_gap_per_point"] < -1e-3 else "") for n in names]
+                cells += [f"{by[n]['strong_gap_per_point']:+.1e}" + (" **miss**" if by[n]["strong_gap_per_point"] < -1e-3 else "") if n in by else "" for n in names]
             lines.append(f"| {k} | " + " | ".join(cells) + " |")
         misses = [r for r in loglik if r["gap_per_point"] < -1e-3]
         lines += ["", f"Cells below -1e-3 with default settings: {len(misses)} of {len(loglik)}" + (": " + ", ".join(f"{r['data']} K={r['k']} ({r['gap_per_point']:+.1e})" for r in misses) if misses else "") + "."]

@@ -26,6 +26,7 @@ from probkm.core.scaling import Scaling, as_jax
 from probkm.core.shapes import bucket_components, component_mask, pad_components
 from probkm.estimators.base import ProbKMBase
 from probkm._checks import (
+    Boolean,
     Integer,
     InvalidType,
     InvalidValue,
@@ -38,10 +39,11 @@ from probkm._checks import (
     check_positive_int,
     check_sample_weight,
 )
-from probkm.algorithms.annealing import FIRST_CRITICAL_TEMPERATURE, assign, cluster_critical_temperatures, geometric_schedule
+from probkm.algorithms.annealing import FIRST_CRITICAL_TEMPERATURE, assign, cluster_critical_temperatures, geometric_schedule, lloyd
 from probkm.inference.convergence import check_degenerate
 from probkm.algorithms.kmeans import kmeans_candidates
 from probkm.algorithms.laplace import log_sigma_laplace
+from probkm.algorithms.ward import ward_means, ward_tree
 from probkm.core.likelihood import plugin_sigma
 from probkm.core.models import SIGMA_PRIORS, sigma_prior_distribution
 from probkm.inference.predictive import Draws, sample_predictive
@@ -67,6 +69,10 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         inertia wins.
     max_iter : int, default 300
         Most Lloyd iterations per candidate.
+    ward_start : bool, default True
+        One more candidate: Lloyd's iterations on all rows from the cluster means of Ward's
+        hierarchical clustering cut at ``n_clusters`` (:mod:`probkm.algorithms.ward`; at most
+        2,000 rows, a random draw of larger data, in proportion to ``sample_weight``).
     sigma_prior : {"halfnormal", "lognormal", "invgamma"}, default "halfnormal"
         Prior on sigma used by ``sample(sigma="prior")`` and ``sigma="posterior"``.
     sigma_scale : float or None, default None
@@ -139,6 +145,7 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         t_min: float = 1e-3,
         n_init: int = 3,
         max_iter: int = 300,
+        ward_start: bool = True,
         sigma_prior: str = "halfnormal",
         sigma_scale: float | None = None,
         random_state: Any = None,
@@ -148,6 +155,7 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         self.t_min = t_min
         self.n_init = n_init
         self.max_iter = max_iter
+        self.ward_start = ward_start
         self.sigma_prior = sigma_prior
         self.sigma_scale = sigma_scale
         self.random_state = random_state
@@ -158,6 +166,7 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         "t_min": Real(0.0, FIRST_CRITICAL_TEMPERATURE, why="below the first critical temperature, or no cluster ever splits"),
         "n_init": Integer(0),
         "max_iter": Integer(1),
+        "ward_start": Boolean(),
         "sigma_prior": Options(SIGMA_PRIORS),
         "sigma_scale": Optional(Real(0.0)),
     }
@@ -216,21 +225,32 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         temperatures = geometric_schedule(1.0, self.t_min, self.n_temperatures)
         # clusters padded to a bucket too: masked centroids take no points (probkm.core.shapes)
         k, n_padded = self.n_clusters, bucket_components(self.n_clusters, x.shape[0])
+        key = self._key()
         found = kmeans_candidates(
-            self._key(), x, temperatures, n_clusters=n_padded, n_init=self.n_init, max_iter=self.max_iter,
+            key, x, temperatures, n_clusters=n_padded, n_init=self.n_init, max_iter=self.max_iter,
             row_weights=rows, component_mask=component_mask(k, n_padded), observed=observed,
         )
         best = int(np.argmin(np.asarray(found.inertia, dtype=float)))
-        self._set_solution(X, self.scaling_.backward(np.asarray(found.centers[best])[:k]), sample_weight)
+        centers, labels, n_iter = found.centers[best], found.labels[best], found.n_iter[best]
+        if self.ward_start:  # Lloyd from Ward's partition: a basin random seedings can miss
+            x_host = self.scaling_.forward(X)
+            seed = int(jax.random.randint(jax.random.fold_in(key, 1), (), 0, np.iinfo(np.int32).max))
+            means = ward_means(ward_tree(x_host, sample_weight, seed=seed), x_host, k)
+            if means is not None:
+                start = as_jax(np.pad(means, ((0, n_padded - k), (0, 0))))
+                ward = lloyd(x, start, max_iter=self.max_iter, row_weights=rows, component_mask=component_mask(k, n_padded), observed=observed)
+                if float(ward.inertia) < float(found.inertia[best]):
+                    centers, labels, n_iter = ward.centers, ward.labels, ward.n_iter
+        self._set_solution(X, self.scaling_.backward(np.asarray(centers)[:k]), sample_weight)
         check_degenerate(self.weights_, self.sigma_, n_obs=float(np.sum(self._row_weights(rows, x.shape[0]))), data_scale=self.scaling_.scale)
-        self.n_iter_ = int(found.n_iter[best])
+        self.n_iter_ = int(n_iter)
         self.temperatures_ = np.asarray(found.anneal.temperatures, dtype=float)
         path = self.scaling_.backward(np.asarray(found.anneal.path)[:, :k])
         # the kept solution may be a k-means++ restart: label the path like cluster_centers_
         self.annealing_path_ = path[:, matching_permutations(path[-1], self.cluster_centers_), :]
         self.first_critical_temperature_ = FIRST_CRITICAL_TEMPERATURE
         self.critical_temperatures_ = np.asarray(
-            cluster_critical_temperatures(x, found.labels[best], n_padded, found.anneal.sigma_ref, rows, observed), dtype=float
+            cluster_critical_temperatures(x, labels, n_padded, found.anneal.sigma_ref, rows, observed), dtype=float
         )[:k]
         return self
 

@@ -96,14 +96,14 @@ def _map_from_kmeans(
         key_init, x_init, temperatures, n_clusters=kwargs["n_components"], n_init=n_init,
         row_weights=init_weights, component_mask=mask, observed=init_seen,
     )
-    if init_means is not None:  # the caller's means: one more candidate, as they are
-        labels, objective = assign(x_init, init_means, mask, init_seen)
-        inertia = jnp.sum(objective if init_weights is None else init_weights * objective)
+    if init_means is not None:  # the caller's means, (n_extra, K, D): more candidates, as they are
+        labels, objective = jax.vmap(lambda means: assign(x_init, means, mask, init_seen))(init_means)
+        inertia = jnp.sum(objective if init_weights is None else init_weights * objective, axis=-1)
         candidates = candidates._replace(
-            centers=jnp.concatenate([candidates.centers, init_means[None]]),
-            labels=jnp.concatenate([candidates.labels, labels[None]]),
-            inertia=jnp.concatenate([candidates.inertia, inertia[None]]),
-            n_iter=jnp.concatenate([candidates.n_iter, jnp.zeros(1, candidates.n_iter.dtype)]),
+            centers=jnp.concatenate([candidates.centers, init_means]),
+            labels=jnp.concatenate([candidates.labels, labels]),
+            inertia=jnp.concatenate([candidates.inertia, inertia]),
+            n_iter=jnp.concatenate([candidates.n_iter, jnp.zeros(init_means.shape[0], candidates.n_iter.dtype)]),
         )
     n_init_rows = x_init.shape[0] if init_weights is None else jnp.sum(init_weights)
     n_dim = x.shape[1]
@@ -175,10 +175,10 @@ def map_from_kmeans(
         As in :func:`probkm.inference.map.fit_map`.
     row_weights : Array, shape (n_obs,), optional
         Weight of each row (``sample_weight``; 0 on padding rows), for the starts and the MAP.
-    init_means : Array, shape (n_components, n_dim), optional
-        Means to start from besides the k-means candidates (units of ``x``): they become one
-        more start, with proportions and plug-in sigma from their nearest-mean assignment, and
-        take part in the ranking like the others.
+    init_means : Array, shape (n_components, n_dim) or (n_extra, n_components, n_dim), optional
+        Means to start from besides the k-means candidates (units of ``x``): each set becomes
+        one more start, with proportions and plug-in sigma from its nearest-mean assignment, and
+        takes part in the ranking like the others. ``n_extra`` is part of the compiled shape.
     **model_kwargs
         The model's other keyword arguments; a ``component_mask`` (:func:`probkm.core.shapes.component_mask`)
         reaches the k-means starts too, so one compiled fit serves every ``K <= n_components``,
@@ -210,7 +210,8 @@ def map_from_kmeans(
     static, traced = split_model_kwargs(kwargs)
     params, final, losses, n_iter, chosen = _map_from_kmeans(
         rng_key, x, jnp.asarray(temperatures, dtype=jnp.result_type(float)), traced,
-        None if init_means is None else jnp.asarray(init_means, dtype=jnp.result_type(float)), model=model, static_kwargs=static,
+        None if init_means is None else jnp.asarray(init_means, dtype=jnp.result_type(float)).reshape((-1, n_components, x.shape[1])),
+        model=model, static_kwargs=static,
         n_init=int(n_init), map_restarts=int(map_restarts), init_samples=int(init_samples), num_steps=int(num_steps),
         optimizer=optimizer, learning_rate=float(learning_rate),
     )

@@ -298,10 +298,12 @@ def _candidates(n_components: Any, n_samples: int) -> np.ndarray:
     return np.asarray(ks, dtype=int)
 
 
-def _fit_quietly(estimator: SphericalGMM, X: np.ndarray) -> tuple[SphericalGMM, list]:
+def _fit_quietly(estimator: SphericalGMM, X: np.ndarray, ward: Any = None) -> tuple[SphericalGMM, list]:
+    """``estimator.fit(X)`` with its warnings collected; ``ward``, the Ward tree of an earlier fit
+    to ``X`` with the same seed, spares the linkage (one tree serves every ``K``)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        estimator.fit(X)
+        estimator._fit(X, ward=ward)
     return estimator, list(caught)
 
 
@@ -310,10 +312,11 @@ def _notes(caught: list) -> str:
 
 
 def _scan_information(X, candidates, criterion, seed, params, say) -> dict[str, Any]:
-    estimators, rows, notes, caught_by_k = {}, [], {}, {}
+    estimators, rows, notes, caught_by_k, ward = {}, [], {}, {}, None
     for k in candidates:
         say(f"K = {k}: MAP")
-        est, caught = _fit_quietly(SphericalGMM(int(k), random_state=seed, **params), X)
+        est, caught = _fit_quietly(SphericalGMM(int(k), random_state=seed, **params), X, ward)
+        ward = est._ward_tree
         estimators[int(k)], caught_by_k[int(k)] = est, caught
         if caught:
             notes[int(k)] = _notes(caught)
@@ -326,10 +329,11 @@ def _scan_information(X, candidates, criterion, seed, params, say) -> dict[str, 
 
 
 def _scan_loo(X, candidates, seed, params, say) -> dict[str, Any]:
-    estimators, notes, caught_by_k = {}, {}, {}
+    estimators, notes, caught_by_k, ward = {}, {}, {}, None
     for k in candidates:
         say(f"K = {k}: NUTS")
-        est, caught = _fit_quietly(SphericalGMM(int(k), inference="mcmc", random_state=seed, **params), X)
+        est, caught = _fit_quietly(SphericalGMM(int(k), inference="mcmc", random_state=seed, **params), X, ward)
+        ward = est._ward_tree
         estimators[int(k)], caught_by_k[int(k)] = est, caught
         if caught:
             notes[int(k)] = _notes(caught)
