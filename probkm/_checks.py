@@ -413,6 +413,43 @@ class Optional(Constraint):
         return None if value is None else self.inner.normalise(value)
 
 
+@dataclass(frozen=True)
+class Either(Constraint):
+    """What ``first`` or ``second`` allows (the first that takes the value's type normalises it).
+
+    Parameters
+    ----------
+    first, second : Constraint
+
+    Examples
+    --------
+    >>> from probkm._checks import Boolean, Either, Options, check
+    >>> Either(Options(("auto",)), Boolean()).allowed
+    "one of 'auto', or true or false"
+    >>> check("ward_start", "auto", Either(Options(("auto",)), Boolean())), check("ward_start", False, Either(Options(("auto",)), Boolean()))
+    ('auto', False)
+    """
+
+    first: Constraint
+    second: Constraint
+
+    @property
+    def allowed(self) -> str:
+        return f"{self.first.allowed}, or {self.second.allowed}"
+
+    def _taking(self, value):
+        return self.first if self.first.has_type(value) and self.first.holds(value) else self.second
+
+    def has_type(self, value):
+        return self.first.has_type(value) or self.second.has_type(value)
+
+    def holds(self, value):
+        return (self.first.has_type(value) and self.first.holds(value)) or (self.second.has_type(value) and self.second.holds(value))
+
+    def normalise(self, value):
+        return self._taking(value).normalise(value)
+
+
 def check(name: str, value: Any, constraint: Constraint, *, where: str = "") -> Any:
     """Return ``value`` normalised if ``constraint`` allows it, else raise naming ``name``.
 

@@ -98,6 +98,23 @@ def test_missing_entries_take_column_means():
     np.testing.assert_allclose(means[:, 1], [np.nanmean(x[labels == j, 1]) for j in range(3)])
 
 
+@pytest.mark.parametrize("estimator", [probkm.SphericalGMM, probkm.AnnealedKMeans])
+def test_auto_links_small_data_only(monkeypatch, estimator):
+    calls = []
+    linkage = hierarchy.linkage
+    monkeypatch.setattr(ward.hierarchy, "linkage", lambda *a, **kw: calls.append(1) or linkage(*a, **kw))
+    monkeypatch.setattr(ward, "AUTO_ROWS", 120)
+    estimator(3, random_state=0).fit(IRIS[:120])
+    assert len(calls) == 1
+    estimator(3, random_state=0).fit(IRIS)  # 150 rows: above the (patched) limit
+    assert len(calls) == 1
+    # rows of weight 0 do not count towards the limit
+    estimator(3, random_state=0).fit(IRIS, sample_weight=np.r_[np.ones(100), np.zeros(50)])
+    assert len(calls) == 2
+    estimator(3, ward_start=True, random_state=0).fit(IRIS)
+    assert len(calls) == 3
+
+
 def test_option_is_validated():
     with pytest.raises((InvalidValue, InvalidType), match="ward_start must be"):
         probkm.SphericalGMM(2, ward_start="yes").fit(IRIS)

@@ -27,6 +27,7 @@ from probkm.core.shapes import bucket_components, component_mask, pad_components
 from probkm.estimators.base import ProbKMBase
 from probkm._checks import (
     Boolean,
+    Either,
     Integer,
     InvalidType,
     InvalidValue,
@@ -43,7 +44,7 @@ from probkm.algorithms.annealing import FIRST_CRITICAL_TEMPERATURE, assign, clus
 from probkm.inference.convergence import check_degenerate
 from probkm.algorithms.kmeans import kmeans_candidates
 from probkm.algorithms.laplace import log_sigma_laplace
-from probkm.algorithms.ward import ward_means, ward_tree
+from probkm.algorithms.ward import ward_means, ward_tree, ward_wanted
 from probkm.core.likelihood import plugin_sigma
 from probkm.core.models import SIGMA_PRIORS, sigma_prior_distribution
 from probkm.inference.predictive import Draws, sample_predictive
@@ -69,10 +70,13 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         inertia wins.
     max_iter : int, default 300
         Most Lloyd iterations per candidate.
-    ward_start : bool, default True
+    ward_start : bool or "auto", default "auto"
         One more candidate: Lloyd's iterations on all rows from the cluster means of Ward's
         hierarchical clustering cut at ``n_clusters`` (:mod:`probkm.algorithms.ward`; at most
-        2,000 rows, a random draw of larger data, in proportion to ``sample_weight``).
+        2,000 rows, a random draw of larger data, in proportion to ``sample_weight``), kept if
+        its inertia is lower. ``"auto"`` links data of at most 1,000 rows
+        (``probkm.algorithms.ward.AUTO_ROWS``): on more, the linkage and the extra Lloyd run
+        cost a third of a fit.
     sigma_prior : {"halfnormal", "lognormal", "invgamma"}, default "halfnormal"
         Prior on sigma used by ``sample(sigma="prior")`` and ``sigma="posterior"``.
     sigma_scale : float or None, default None
@@ -145,7 +149,7 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         t_min: float = 1e-3,
         n_init: int = 3,
         max_iter: int = 300,
-        ward_start: bool = True,
+        ward_start: bool | str = "auto",
         sigma_prior: str = "halfnormal",
         sigma_scale: float | None = None,
         random_state: Any = None,
@@ -166,7 +170,7 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         "t_min": Real(0.0, FIRST_CRITICAL_TEMPERATURE, why="below the first critical temperature, or no cluster ever splits"),
         "n_init": Integer(0),
         "max_iter": Integer(1),
-        "ward_start": Boolean(),
+        "ward_start": Either(Options(("auto",)), Boolean()),
         "sigma_prior": Options(SIGMA_PRIORS),
         "sigma_scale": Optional(Real(0.0)),
     }
@@ -232,7 +236,8 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         )
         best = int(np.argmin(np.asarray(found.inertia, dtype=float)))
         centers, labels, n_iter = found.centers[best], found.labels[best], found.n_iter[best]
-        if self.ward_start:  # Lloyd from Ward's partition: a basin random seedings can miss
+        n_rows = X.shape[0] if sample_weight is None else int(np.count_nonzero(sample_weight))
+        if ward_wanted(self.ward_start, n_rows):  # Lloyd from Ward's partition: a basin random seedings can miss
             x_host = self.scaling_.forward(X)
             seed = int(jax.random.randint(jax.random.fold_in(key, 1), (), 0, np.iinfo(np.int32).max))
             means = ward_means(ward_tree(x_host, sample_weight, seed=seed), x_host, k)
