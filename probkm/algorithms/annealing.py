@@ -40,6 +40,11 @@ from probkm.core.likelihood import (
 from probkm.core.programs import compiled
 
 FIRST_CRITICAL_TEMPERATURE = 0.5
+# the longest SQUAREM step, |a| in x0 - 2 a r + a^2 v: a^2 multiplies the rounding error of v,
+# and an unbounded one let float32 noise decide which way a pair of coincident means split (a
+# shift of the data by 1e6 permuted the centres); at 10 the noise stays far below the 1e-3
+# symmetry-breaking perturbation, and the map evaluations are as few as unbounded
+MAX_STEP = 10.0
 
 
 def _in_use(component_mask: Array | None, n_clusters: int) -> Array:
@@ -307,7 +312,7 @@ def _squarem_fixed_point(step, start: Array, tol: Array, max_iter: int) -> tuple
 
     A cycle from ``x0`` evaluates ``x1 = F(x0)``, ``x2 = F(x1)``, extrapolates
     ``x' = x0 - 2 a r + a^2 v`` (``r = x1 - x0``, ``v = x2 - x1 - r``,
-    ``a = min(-|r| / |v|, -1)``; ``a = -1`` gives ``x2``) and evaluates ``F(x')`` once to
+    ``a = clip(-|r| / |v|, -MAX_STEP, -1)``; ``a = -1`` gives ``x2``) and evaluates ``F(x')`` once to
     stabilise; the next cycle starts from ``F(x')``, or from ``x2`` when ``l(x') < l(x1)`` or
     ``x'`` is not finite. The objective, not the residual, judges the jump: leaving an unstable
     fixed point (a cluster about to split) raises ``l`` but first raises the residual too.
@@ -323,7 +328,7 @@ def _squarem_fixed_point(step, start: Array, tol: Array, max_iter: int) -> tuple
         # phase 1 (point = x1, image = x2): extrapolate
         r = x1 - x0
         v = image - x1 - r
-        alpha = jnp.minimum(-jnp.sqrt(jnp.sum(r * r) / jnp.maximum(jnp.sum(v * v), jnp.finfo(start.dtype).tiny)), -1.0)
+        alpha = jnp.clip(-jnp.sqrt(jnp.sum(r * r) / jnp.maximum(jnp.sum(v * v), jnp.finfo(start.dtype).tiny)), -MAX_STEP, -1.0)
         jump = x0 - 2.0 * alpha * r + alpha**2 * v
         jump = jnp.where(jnp.all(jnp.isfinite(jump)), jump, image)
         # phase 2 (point = x', image = F(x'), x1 holds x2, previous_objective l(x1))
