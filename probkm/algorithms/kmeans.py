@@ -177,7 +177,7 @@ def kmeans_candidates(
     n_init : int
         Number of k-means++ restarts besides annealing (0 for annealing only).
     anneal_max_iter : int, default 100
-        Most fixed-point iterations per temperature.
+        Most evaluations of the fixed-point map per temperature (see :func:`~probkm.algorithms.annealing.anneal`).
     max_iter : int, default 300
         Most Lloyd updates per run.
     init_samples : int, default 10_000
