@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy.cluster import hierarchy
+from scipy.spatial import distance
 
 WARD_ROWS = 2_000  # most rows the linkage sees
 # ``ward_start="auto"`` links data of at most this many rows: there the linkage costs a few
@@ -58,6 +59,14 @@ class WardTree(NamedTuple):
         Rows of the ``x`` the tree was built on.
     seed : int
         Seed of the draw of rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from probkm.algorithms.ward import ward_tree
+    >>> tree = ward_tree(np.array([[0.0], [1.0], [5.0]]), row_weights=np.array([1.0, 0.0, 2.0]))
+    >>> tree.rows.tolist(), tree.n_obs  # row 1 has weight 0; row 2 counts twice
+    ([0, 2, 2], 3)
     """
 
     linkage: np.ndarray
@@ -139,7 +148,9 @@ def ward_tree(x: np.ndarray, row_weights: np.ndarray | None = None, *, max_rows:
         counts = np.sum(~missing, axis=0)
         fill = np.where(counts > 0, np.nansum(linked, axis=0) / np.maximum(counts, 1), 0.0)
         linked = np.where(missing, fill, linked)
-    linkage = hierarchy.linkage(linked, method="ward") if rows.size > 1 else np.zeros((0, 4))
+    # condensed Euclidean distances, which Ward's linkage takes as they are: handed the rows, SciPy
+    # warns when they happen to form a square, symmetric, hollow matrix (it cannot tell)
+    linkage = hierarchy.linkage(distance.pdist(linked), method="ward") if rows.size > 1 else np.zeros((0, 4))
     return WardTree(linkage, rows, fill, x.shape[0], int(seed))
 
 
@@ -161,6 +172,16 @@ def ward_means(tree: WardTree, x: np.ndarray, n_clusters: int) -> np.ndarray | N
     ndarray, shape (n_clusters, n_dim), or None
         The cluster means (a row drawn twice counts twice), ordered by their first row;
         ``None`` when the tree has fewer rows than ``n_clusters``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from probkm.algorithms.ward import ward_means, ward_tree
+    >>> x = np.array([[0.0, 1.0], [0.2, np.nan], [5.0, 3.0], [5.4, 3.0]])
+    >>> ward_means(ward_tree(x), x, 2).tolist()  # the first cluster's second column: its observed entry
+    [[0.1, 1.0], [5.2, 3.0]]
+    >>> ward_means(ward_tree(x), x, 5) is None
+    True
     """
     n_clusters = int(n_clusters)
     if tree.rows.size < n_clusters:
