@@ -134,3 +134,39 @@ def test_greedy_seeding_leaves_a_lower_objective_than_plain_kmeans_plusplus():
         return float(np.mean([float(jnp.sum(kmeans_objective_pointwise(x, c))) for c in seeds]))
 
     assert mean_objective(None) < 0.9 * mean_objective(1)
+
+
+def test_rows_are_drawn_in_proportion_to_their_mass_and_never_at_mass_zero():
+    import jax.numpy as jnp
+    from scipy import stats
+
+    from probkm.algorithms.draws import weighted_rows
+
+    mass = jnp.asarray([0.0, 1.0, 2.0, 0.0, 3.0, 4.0, 0.0], jnp.float32)  # zeros inside and at the end, like padding
+    rows = np.asarray(weighted_rows(jax.random.key(3), mass, 20_000))
+    counts = np.bincount(rows, minlength=7)
+    assert counts[[0, 3, 6]].sum() == 0
+    expected = 20_000 * np.asarray(mass) / float(np.sum(mass))
+    assert stats.chisquare(counts[[1, 2, 4, 5]], expected[[1, 2, 4, 5]]).pvalue > 1e-3
+    # reproducible, and the draws of one key do not depend on the rows' order of magnitude
+    np.testing.assert_array_equal(rows, np.asarray(weighted_rows(jax.random.key(3), 1e6 * mass, 20_000)))
+
+
+def test_kmeans_plusplus_draws_its_second_centre_in_proportion_to_squared_distance():
+    """Plain k-means++ (one trial): after a first centre at row 0, row i is next with probability
+    w_i d_i^2 / sum_j w_j d_j^2; rows of weight 0 never are."""
+    import jax.numpy as jnp
+    from scipy import stats
+
+    from probkm.algorithms.annealing import kmeans_plusplus
+
+    x = jnp.asarray([[0.0], [1.0], [2.0], [3.0], [9.0]], jnp.float32)
+    weights = jnp.asarray([1.0, 1.0, 2.0, 1.0, 0.0], jnp.float32)
+    keys = jax.random.split(jax.random.key(0), 4000)
+    centres = jax.vmap(lambda k: kmeans_plusplus(k, x, n_clusters=2, n_local_trials=1, row_weights=weights))(keys)
+    first, second = np.asarray(centres[:, 0, 0]), np.asarray(centres[:, 1, 0])
+    assert not np.any(second == 9.0) and not np.any(first == 9.0)
+    picked = second[first == 0.0]  # the draws whose first centre is row 0
+    counts = np.asarray([np.sum(picked == v) for v in (1.0, 2.0, 3.0)])
+    law = np.asarray([1.0 * 1, 2.0 * 4, 1.0 * 9])
+    assert stats.chisquare(counts, counts.sum() * law / law.sum()).pvalue > 1e-3

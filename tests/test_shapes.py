@@ -217,10 +217,18 @@ def test_a_fit_padded_to_a_component_bucket_equals_the_exact_fit(blobs, k, monke
     # the same optimum; BFGS takes other paths in the larger space, so equal to its tolerance
     assert padded[0].log_joint_ == pytest.approx(exact[0].log_joint_, abs=1e-3)
     order = [np.argsort(est.means_[:, 0]) for est in (padded[0], exact[0])]
-    np.testing.assert_allclose(padded[0].means_[order[0]], exact[0].means_[order[1]], atol=2e-3)
-    np.testing.assert_allclose(padded[0].weights_[order[0]], exact[0].weights_[order[1]], atol=2e-4)
-    assert padded[0].sigma_ == pytest.approx(exact[0].sigma_, rel=1e-4)
-    np.testing.assert_allclose(padded[0].predict_proba(blobs)[:, order[0]], exact[0].predict_proba(blobs)[:, order[1]], atol=1e-3)
+    # each estimate to 5% of its posterior sd: at k = 5 on three blobs a component holds a
+    # handful of points and the optimum is flat; BFGS stops once f has less than its float32
+    # rounding (8 eps |f|, about 5e-4 nats here) left, which leaves that much
+    n_obs, (n_k, sigma) = len(blobs), (exact[0].weights_[order[1]] * len(blobs), exact[0].sigma_)
+    gap = np.abs(padded[0].means_[order[0]] - exact[0].means_[order[1]])
+    np.testing.assert_array_less(gap, np.broadcast_to(0.05 * sigma / np.sqrt(n_k)[:, None], gap.shape))
+    weights_sd = np.sqrt(exact[0].weights_ * (1 - exact[0].weights_) / n_obs)[order[1]]
+    weights_gap = np.abs(padded[0].weights_[order[0]] - exact[0].weights_[order[1]])
+    assert np.all(weights_gap <= 0.05 * weights_sd + 1e-6), (weights_gap, weights_sd)
+    assert abs(padded[0].sigma_ - sigma) < 0.05 * sigma / np.sqrt(2 * n_obs * blobs.shape[1])
+    # responsibilities move by r (1 - r) times the score change those estimates allow
+    np.testing.assert_allclose(padded[0].predict_proba(blobs)[:, order[0]], exact[0].predict_proba(blobs)[:, order[1]], atol=1e-2)
     # k-means draws the same seeds and runs the same steps: equal to float rounding
     np.testing.assert_allclose(padded[1].cluster_centers_, exact[1].cluster_centers_, rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(padded[1].labels_, exact[1].labels_)

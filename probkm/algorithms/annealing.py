@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
+from probkm.algorithms.draws import weighted_rows
 from probkm.core.exported import serializable
 from probkm.core.likelihood import (
     Columns,
@@ -663,21 +664,21 @@ def kmeans_plusplus(
         column_means = jnp.sum(seen * x, axis=0) / jnp.maximum(jnp.sum(seen, axis=0), 1e-30)
         points = jnp.where(jnp.asarray(observed) > 0, x, column_means)
     # a row is drawn in proportion to its weight: rows of weight 0 (padding) never
-    log_rows = jnp.where(rows > 0, jnp.log(jnp.maximum(rows, 1e-30)), -jnp.inf)
     if row_weights is None:
         first = points[jax.random.randint(jax.random.fold_in(rng_key, 0), (), 0, x.shape[0])]
     else:
-        first = points[jax.random.categorical(jax.random.fold_in(rng_key, 0), log_rows)]
+        first = points[weighted_rows(jax.random.fold_in(rng_key, 0), rows, 1)[0]]
     centers = jnp.broadcast_to(first, (n_clusters, x.shape[1]))
     closest = squared_distances(x, first[None], observed)[:, 0]
 
     def add(k, carry):
         centers, closest = carry
-        logits = jnp.where(closest > 0, jnp.log(jnp.maximum(closest, 1e-30)), -jnp.inf) + log_rows
+        mass = rows * jnp.maximum(closest, 0.0)
         # all points on existing centres: fall back to a choice by weight alone
-        logits = jnp.where(jnp.all(jnp.isneginf(logits)), log_rows, logits)
+        mass = jnp.where(jnp.any(mass > 0), mass, rows)
         key = jax.random.fold_in(rng_key, k)
-        draw = jax.vmap(lambda t: jax.random.categorical(jax.random.fold_in(key, t), logits))
+        # one key per trial: the trials in use do not depend on how many there are room for
+        draw = jax.vmap(lambda t: weighted_rows(jax.random.fold_in(key, t), mass, 1)[0])
         trials = points[draw(jnp.arange(max_trials))]
         after = jnp.minimum(closest[:, None], squared_distances(x, trials, observed))  # (N, max_trials)
         objective = jnp.sum(after, axis=0) if row_weights is None else rows @ after
@@ -687,7 +688,9 @@ def kmeans_plusplus(
             jnp.where(in_use[k], after[:, best], closest),
         )
 
-    centers, _ = jax.lax.fori_loop(1, n_clusters, add, (centers, closest))
+    # up to the last centre in use only: with padded components, the masked tail costs nothing
+    last = n_clusters if component_mask is None else n_clusters - jnp.argmax(in_use[::-1])
+    centers, _ = jax.lax.fori_loop(1, last, add, (centers, closest))
     return centers
 
 

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 from jax import Array
 
 from probkm.algorithms.annealing import AnnealPath, anneal, assign, kmeans_plusplus, lloyd
+from probkm.algorithms.draws import weighted_rows
 from probkm.core.exported import serializable
 from probkm.core.programs import compiled
 
@@ -97,14 +98,8 @@ def subsample_rows(rng_key: Array, x: Array, max_rows: int, row_weights: Array |
         return x, row_weights
     if row_weights is None:
         return x[jax.random.randint(rng_key, (max_rows,), 0, x.shape[0])], None
-    # rows in proportion to their weight (with replacement), each then counted once; by the
-    # inverse of the cumulative weights: a categorical draw would hold (max_rows, n_obs) noise
-    cumulative = jnp.cumsum(row_weights)
-    u = jax.random.uniform(rng_key, (max_rows,), cumulative.dtype) * cumulative[-1]
-    rows = jnp.minimum(jnp.searchsorted(cumulative, u, side="right"), x.shape[0] - 1)
-    # a draw can only land on a row of positive weight, except through rounding at the very end
-    rows = jnp.where(row_weights[rows] > 0, rows, jnp.argmax(row_weights > 0))
-    return x[rows], jnp.ones(max_rows, x.dtype)
+    # rows in proportion to their weight (with replacement), each then counted once
+    return x[weighted_rows(rng_key, row_weights, max_rows)], jnp.ones(max_rows, x.dtype)
 
 
 def subsample_observed(
