@@ -42,6 +42,29 @@ def test_map_restarts_start_from_the_best_candidates(mixture_data):
     assert several.log_joint_ >= one.log_joint_ - 1e-3
 
 
+def test_auto_restarts_optimise_every_start_on_small_data_only(monkeypatch):
+    """``map_restarts="auto"``: every start (annealing, ``n_init`` k-means++, Ward) up to 1,000
+    rows, the best-ranked one above; on iris at K = 7 the best-ranked start leads to a worse
+    optimum than another start does for three seeds of five."""
+    import probkm.estimators.spherical_gmm as module
+    from sklearn.datasets import load_iris
+
+    seen = []
+    map_from_kmeans = module.map_from_kmeans
+    monkeypatch.setattr(module, "map_from_kmeans", lambda *a, **kw: seen.append(kw["map_restarts"]) or map_from_kmeans(*a, **kw))
+    iris = load_iris().data
+    iris = (iris - iris.mean(axis=0)) / iris.std(axis=0)
+    auto = [probkm.SphericalGMM(7, random_state=seed).fit(iris) for seed in range(5)]
+    assert seen == [1 + 3 + 1] * 5  # annealing, n_init = 3, Ward
+    one = [probkm.SphericalGMM(7, map_restarts=1, random_state=seed).fit(iris) for seed in range(5)]
+    gains = np.array([a.log_joint_ - o.log_joint_ for a, o in zip(auto, one)])
+    assert np.all(gains >= -1e-3) and np.sum(gains > 1.0) >= 2, gains
+    seen.clear()
+    X, _, _, _ = draw_mixture(2, n_obs=1200)
+    probkm.SphericalGMM(4, n_init=2, random_state=0).fit(X)
+    assert seen == [1]
+
+
 def test_map_keeps_the_best_restart():
     X, _, means, _ = draw_mixture(5, n_obs=600)
     x = jnp.asarray(X, dtype=jnp.float32)

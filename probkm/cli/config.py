@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from probkm._checks import Boolean, ColumnKey, Constraint, InputError, Integer, ListOf, Optional, Options, Real, Text, check
+from probkm._checks import Boolean, ColumnKey, Constraint, Either, InputError, Integer, ListOf, Optional, Options, Real, Text, check
 from probkm.core.models import SIGMA_PRIORS
 from probkm.estimators.annealed_kmeans import SIGMA_SOURCES
 from probkm.inference.map import OPTIMIZERS
@@ -249,7 +249,7 @@ class SelectConfig:
     k_max: int = setting(12, Integer(1), "largest K scanned (the staircase anneals this many centroids)")
     criterion: str = setting("bic", Options(CRITERIA), "bic, aic, icl, loo (NUTS and stacking) or annealing (the staircase)")
     n_init: int = setting(3, Integer(0), "k-means++ restarts beside annealing for each K's MAP start")
-    map_restarts: int = setting(1, Integer(1), "MAP optimisations per K, from the best k-means candidates")
+    map_restarts: int | str = setting("auto", Either(Options(("auto",)), Integer(1)), "MAP optimisations per K, from the best-ranked starts; auto: every start up to 1,000 rows, else 1")
     num_warmup: int = setting(500, Integer(0), "loo: NUTS warmup iterations per chain")
     num_samples: int = setting(500, Integer(1), "loo: NUTS draws kept per chain")
     num_chains: int = setting(2, Integer(1), "loo: NUTS chains")
