@@ -21,8 +21,8 @@ import numpy as np
 from jax import Array
 
 from probkm.algorithms.annealing import assign
-from probkm.algorithms.ward import AUTO_ROWS
 from probkm.algorithms.kmeans import KMeansCandidates, kmeans_candidates, subsample_observed
+from probkm.algorithms.ward import AUTO_ROWS
 from probkm.inference.map import MapResult, check_optimizer, negative_log_joints, optimize_restarts
 from probkm.inference.model_kwargs import split_model_kwargs
 from probkm.core.programs import compiled
@@ -36,8 +36,8 @@ def restarts_wanted(map_restarts: int | str, n_rows: int, n_starts: int) -> int:
     positive weight) and the best-ranked one above.
 
     A start's log joint before optimising is a rough guide to the basin it leads to: on iris
-    and wine at K = 7, 9, 11, 12 and five seeds, the best-ranked start ended in a worse optimum
-    than another start in 15 of 30 fits (by 0.35-24 nats). On small data an optimisation costs
+    at K = 7, 9, 12 and wine at K = 7, 11, 12, five seeds each, the best-ranked start ended in a
+    worse optimum than another start in 15 of 30 fits (by 0.35-24 nats). On small data an optimisation costs
     milliseconds, so there every start is optimised and the best optimum kept.
 
     Examples
