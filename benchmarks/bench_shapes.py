@@ -6,16 +6,19 @@ cores (XLA's, BLAS's and R's threads are left at the machine's count):
 
 * ``new N``: fit ``SphericalGMM(3)`` (and ``AnnealedKMeans(3)``) on iris, then time the first
   fit and predict of ``iris[:140]``, ``iris[:120]`` and ``iris[:100]``; the same at N = 10,000
-  (a first fit at N = 9,800 after one at 10,000, synthetic data, D = 4, K = 5);
+  (first fits at five new sizes, N = 9,800 to 10,050, after one at 10,000, synthetic data,
+  D = 4, K = 5; median and range);
 * ``K-scan``: ``SphericalGMM(k).fit`` for ``k = 1..12``, total time: first calls in a fresh
   process with an empty persistent compilation cache (``cold``), in a second fresh process
-  with that cache filled (``cached``), and again in the first process (``warm``); scikit-learn's
+  with that cache filled (``cached``), and again in the first process (``warm``); the pair
+  of processes runs ``--repeats`` times (3), each time with a new cache, and the table gives
+  the median and range; scikit-learn's
   ``GaussianMixture(covariance_type="spherical")`` and R's ``mclustBIC(X, G = 1:12,
   modelNames = "EII")`` (the same shared-sigma model), each first call and warm;
 * ``growth``: memory mappings (``/proc/self/maps``) added by fits of 20 new sizes ``N = 60..250``
   and 12 new ``K``.
 
-    python benchmarks/bench_shapes.py [--baseline-tree OLD_CHECKOUT]
+    python benchmarks/bench_shapes.py [--baseline-tree OLD_CHECKOUT] [--measures ...] [--repeats 3]
 
 Raw results go to ``benchmarks/results/bench_shapes.json`` (stamped with the commit), the table
 to ``benchmarks/results/bench_shapes.md``.
@@ -35,6 +38,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 MEASURES = ("new_n", "kscan_cold", "kscan_cached", "growth")
+NEW_N_10K = (9_800, 9_850, 9_900, 9_950, 10_050)  # new sizes in the bucket of 10,000 rows, each fitted first once
 MCLUST_SCAN = """
 suppressMessages(library(mclust))
 X <- as.matrix(read.csv("{path}", header = FALSE))
@@ -115,7 +119,7 @@ def measure(what: str, cache_dir: str | None = None) -> dict:
             out[name] = [_timed(lambda: est.fit(X[:n]).predict(X[:n])) for n in (140, 120, 100)]
             est = make(5).fit(big)
             est.predict(big)
-            out[name + " 10k"] = [_timed(lambda: est.fit(big[:9_800]).predict(big[:9_800]))]
+            out[name + " 10k"] = [_timed(lambda: est.fit(big[:n]).predict(big[:n])) for n in NEW_N_10K]
         for n in (150, 140):
             out["sklearn GaussianMixture"] = [_timed(lambda: GaussianMixture(3, covariance_type="spherical", random_state=0).fit(X[:n]).predict(X[:n]))]
         gm = lambda: GaussianMixture(5, covariance_type="spherical", random_state=0).fit(big[:9_800]).predict(big[:9_800])  # noqa: E731
@@ -148,9 +152,30 @@ def _run(tree: Path, what: str, cache_dir: str | None = None) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _runs(tree: Path) -> dict:
-    with tempfile.TemporaryDirectory() as cache:  # empty for the cold scan, filled by it for the cached one
-        return {what: _run(tree, what, cache if what.startswith("kscan") else None) for what in MEASURES}
+def _scans(tree: Path, repeats: int) -> dict:
+    """The cold and cached K-scans ``repeats`` times, each pair with its own new cache folder
+    (empty for the cold scan, filled by it for the cached one): per number, the median, and
+    every repeat under ``<name>_all``."""
+    runs = {"kscan_cold": [], "kscan_cached": []}
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as cache:
+            for what in runs:
+                runs[what].append(_run(tree, what, cache))
+    out = {}
+    for what, results in runs.items():
+        out[what] = dict(results[len(results) // 2])  # the others' numbers follow, the median first
+        for name, value in results[0].items():
+            if isinstance(value, float):
+                values = sorted(r[name] for r in results)
+                out[what][name], out[what][name + "_all"] = values[len(values) // 2], values
+    return out
+
+
+def _runs(tree: Path, measures=MEASURES, repeats: int = 3) -> dict:
+    out = {what: _run(tree, what) for what in measures if not what.startswith("kscan")}
+    if any(what.startswith("kscan") for what in measures):
+        out.update(_scans(tree, repeats))
+    return out
 
 
 def _commit(tree: Path) -> str:
@@ -160,6 +185,22 @@ def _commit(tree: Path) -> str:
         return head + ("+uncommitted" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+def _new_sizes(times: list[float] | None) -> str:
+    """Milliseconds of first fits at new sizes: the one, or the median and range of several."""
+    if not times:
+        return "not measured"
+    ms = sorted(1000 * t for t in times)
+    return f"{ms[0]:.0f}" if len(ms) == 1 else f"{ms[len(ms) // 2]:.0f} ({ms[0]:.0f}-{ms[-1]:.0f}, {len(ms)} sizes)"
+
+
+def _spread(run: dict, name: str, digits: int) -> str:
+    """``median (min-max, n runs)`` of a repeated number, or the number alone."""
+    values = run.get(name + "_all")
+    if not values or len(values) == 1:
+        return f"{run[name]:.{digits}f}"
+    return f"{run[name]:.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f}, {len(values)} runs)"
 
 
 def _table(results: dict) -> str:
@@ -178,10 +219,10 @@ def _table(results: dict) -> str:
 
     for name in ("SphericalGMM", "AnnealedKMeans"):
         row(f"first fit + predict of N = 140 / 120 / 100 after N = 150, {name} (ms)", lambda m: " / ".join(f"{t * 1000:.0f}" for t in m["new_n"][name]))
-        row(f"first fit + predict of N = 9,800 after N = 10,000 (K = 5, D = 4), {name} (ms)", lambda m: f"{m['new_n'].get(name + ' 10k', [float('nan')])[0] * 1000:.0f}")
+        row(f"first fit + predict of a new N = 9,800..10,050 after N = 10,000 (K = 5, D = 4), {name} (ms; median, range over new sizes)", lambda m: _new_sizes(m["new_n"].get(name + " 10k")))
     row("the same, scikit-learn GaussianMixture(spherical), N = 140 / N = 9,800 (ms)", lambda m: f"{m['new_n']['sklearn GaussianMixture'][0] * 1000:.0f} / {m['new_n'].get('sklearn GaussianMixture 10k', [float('nan')])[0] * 1000:.0f}")
-    row("K-scan k = 1..12, SphericalGMM: fresh process, empty compilation cache (s)", lambda m: f"{m['kscan_cold']['probkm']:.2f}")
-    row("the same, fresh process, compilation cache filled (s)", lambda m: f"{m['kscan_cached']['probkm']:.2f}")
+    row("K-scan k = 1..12, SphericalGMM: fresh process, empty compilation cache (s; median, range)", lambda m: _spread(m["kscan_cold"], "probkm", 2))
+    row("the same, fresh process, compilation cache filled (s; median, range)", lambda m: _spread(m["kscan_cached"], "probkm", 2))
     row("the same, again in a warm process (s)", lambda m: f"{m['kscan_cold']['probkm_warm']:.3f}")
     row("K-scan k = 1..12, scikit-learn GaussianMixture(spherical): first / warm (s)", lambda m: f"{m['kscan_cold']['sklearn']:.3f} / {m['kscan_cold']['sklearn_warm']:.3f}")
     row("K-scan G = 1:12, R mclust mclustBIC(EII): first / warm (s)", lambda m: "not installed" if not m["kscan_cold"].get("mclust") else " / ".join(f"{t:.3f}" for t in m["kscan_cold"]["mclust"]))
@@ -196,6 +237,7 @@ def main() -> None:
     parser.add_argument("--measure", choices=MEASURES, help=argparse.SUPPRESS)
     parser.add_argument("--cache-dir", help=argparse.SUPPRESS)
     parser.add_argument("--measures", nargs="+", choices=MEASURES, help="remeasure only these, keeping the others in the saved JSON")
+    parser.add_argument("--repeats", type=int, default=3, help="cold and cached K-scans per tree, each in new processes with a new cache (median and range reported)")
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(measure(args.measure, args.cache_dir)))
@@ -210,16 +252,18 @@ def main() -> None:
         previous = next((k for k in results["runs"] if k.startswith("this tree")), None)
         run = results["runs"].pop(previous, {}) if previous else {}
         measured_on = run.pop("measured_on", None) or {what: previous[len("this tree ("):-1] for what in run} if previous else {}
-        with tempfile.TemporaryDirectory() as cache:  # empty for the cold scan, filled by it for the cached one
-            for what in sorted(args.measures, key=MEASURES.index):
-                run[what] = _run(HERE.parent, what, cache if what.startswith("kscan") else None)
-                measured_on[what] = _commit(HERE.parent)
+        measures = set(args.measures)
+        if measures & {"kscan_cold", "kscan_cached"}:  # the cached scan reads the cold one's cache
+            measures |= {"kscan_cold", "kscan_cached"}
+        measures = sorted(measures, key=MEASURES.index)
+        run.update(_runs(HERE.parent, measures, args.repeats))
+        measured_on.update({what: _commit(HERE.parent) for what in measures})
         results["runs"] = {label: {**run, "measured_on": measured_on}, **results["runs"]}
         results["commit"] = _commit(HERE.parent)
     else:
         results = {"commit": _commit(HERE.parent), "cores": os.cpu_count(), "runs": {}}
         for label, tree in trees.items():
-            results["runs"][label] = _runs(tree)
+            results["runs"][label] = _runs(tree, MEASURES, args.repeats)
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "bench_shapes.json").write_text(json.dumps(results, indent=2))
     table = _table(results)

@@ -265,3 +265,34 @@ def test_a_weighted_subsample_draws_rows_in_proportion_to_their_weight():
     assert drawn.sum() == 500 and set(np.flatnonzero(drawn)) <= {3, 500, 998}  # never a row of weight 0
     np.testing.assert_allclose(drawn[[3, 500, 998]] / 500, [0.1, 0.3, 0.6], atol=0.07)
     np.testing.assert_array_equal(counted, 1.0)
+
+
+def test_a_first_fit_compiles_its_own_programs_and_no_eager_steps(blobs):
+    """A fit's steps outside its compiled program run on the host: in a process that has
+    compiled nothing, a first fit compiles the fit program and the key's seeding, not the
+    two dozen small programs eager JAX steps (a split, an index, a conversion) would cost."""
+    from probkm.core.programs import trim_programs
+
+    trim_programs(max_programs=0)
+    jax.clear_caches()
+    compiled = []
+    jax.monitoring.register_event_duration_secs_listener(
+        lambda event, duration, **kw: compiled.append(event) if event.endswith("backend_compile_duration") else None
+    )
+    probkm.SphericalGMM(3, n_temperatures=10, random_state=0).fit(blobs)
+    assert 1 <= len(compiled) <= 4, f"{len(compiled)} programs compiled by one first fit"
+
+
+def test_programs_for_small_arrays_compile_quickly_and_give_the_same_numbers(blobs, monkeypatch):
+    import probkm.core.programs as programs
+    from probkm.algorithms.annealing import lloyd
+
+    x = jnp.asarray(blobs, jnp.float32)
+    quick_before = lloyd.quick._cache_size()
+    small = lloyd(x, x[:3])
+    assert lloyd.quick._cache_size() == quick_before + (jax.default_backend() == "cpu")
+    assert programs.compiler_options((np.ones((2**18 + 1,)),), {}) is None  # large arrays: XLA's defaults
+    monkeypatch.setattr(programs, "QUICK_ELEMENTS", 0)
+    default = lloyd(x, x[:3])
+    np.testing.assert_allclose(small.centers, default.centers, rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(small.labels, default.labels)

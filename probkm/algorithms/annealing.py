@@ -26,9 +26,10 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 
-from probkm.algorithms.draws import weighted_rows
+from probkm.algorithms.draws import counter_normals, counter_uniforms, rows_at
 from probkm.core.exported import serializable
 from probkm.core.likelihood import (
     Columns,
@@ -58,11 +59,12 @@ def _masked_distances(dist: Array, component_mask: Array | None) -> Array:
     return dist if component_mask is None else jnp.where((jnp.asarray(component_mask) > 0)[:, None], dist, jnp.inf)
 
 
-def _component_normals(rng_key: Array, shape: tuple[int, int], dtype) -> Array:
-    """Standard normals ``(K, D)``, row ``k`` from its own key: the first rows do not depend on ``K``,
-    so a fit padded with masked components draws what the unpadded fit draws."""
-    rows = jax.vmap(lambda k: jax.random.normal(jax.random.fold_in(rng_key, k), shape[1:], dtype))
-    return rows(jnp.arange(shape[0]))
+def _component_normals(rng_key: Array, index: Array, shape: tuple[int, int], dtype) -> Array:
+    """Standard normals ``(K, D)`` for the temperature at ``index``, entry ``(k, d)`` from the counters
+    ``(index, k * 2**16 + d)`` (:func:`~probkm.algorithms.draws.counter_normals`): the first rows do not
+    depend on ``K``, so a fit padded with masked components draws what the unpadded fit draws."""
+    k, d = jnp.arange(shape[0], dtype=jnp.uint32)[:, None], jnp.arange(shape[1], dtype=jnp.uint32)[None, :]
+    return counter_normals(rng_key, index, k * (2**16) + d, dtype)
 
 
 @serializable
@@ -132,7 +134,7 @@ class LloydResult(NamedTuple):
     n_iter: Array
 
 
-def geometric_schedule(t_max: float, t_min: float, n_temperatures: int) -> Array:
+def geometric_schedule(t_max: float, t_min: float, n_temperatures: int) -> np.ndarray:
     """``n_temperatures`` temperatures from ``t_max`` down to ``t_min``, evenly spaced in log.
 
     Parameters
@@ -144,7 +146,9 @@ def geometric_schedule(t_max: float, t_min: float, n_temperatures: int) -> Array
 
     Returns
     -------
-    Array, shape (n_temperatures,)
+    numpy.ndarray, shape (n_temperatures,)
+        In JAX's default float type. Computed by NumPy: an eager JAX computation would be
+        one more program for a new process to compile.
 
     Examples
     --------
@@ -153,7 +157,7 @@ def geometric_schedule(t_max: float, t_min: float, n_temperatures: int) -> Array
     >>> np.asarray(geometric_schedule(1.0, 0.01, 3), float).round(4).tolist()
     [1.0, 0.1, 0.01]
     """
-    return jnp.geomspace(t_max, t_min, n_temperatures)
+    return np.geomspace(t_max, t_min, n_temperatures).astype(jnp.result_type(float))
 
 
 def largest_covariance_eigenvalue(x: Array, weights: Array | None = None, observed: Array | None = None) -> Array:
@@ -463,11 +467,10 @@ def anneal(
     in_use = _in_use(component_mask, n_clusters)
     n_used = jnp.sum(in_use).astype(x.dtype)
     log_weights = jnp.where(in_use, -jnp.log(n_used), -jnp.inf)[:, None].astype(x.dtype)
-    keys = jax.random.split(rng_key, temperatures.shape[0])
 
     def solve(means, inputs):
-        key, temperature = inputs
-        means = means + perturbation * sigma_ref * _component_normals(key, means.shape, means.dtype) * in_use[:, None]
+        index, temperature = inputs
+        means = means + perturbation * sigma_ref * _component_normals(rng_key, index, means.shape, means.dtype) * in_use[:, None]
 
         def step(means):
             return _tempered_em_update(xc, data, means, log_weights, sigma_ref, temperature, row_weights)
@@ -479,7 +482,8 @@ def anneal(
         return means, (means, n_iter)
 
     start = jnp.zeros((n_clusters, x.shape[1]), x.dtype)
-    final, (path, n_iter) = jax.lax.scan(solve, start, (keys, temperatures))
+    steps = jnp.arange(temperatures.shape[0], dtype=jnp.uint32)
+    final, (path, n_iter) = jax.lax.scan(solve, start, (steps, temperatures))
     return AnnealPath(final + center, temperatures, path + center, n_iter, sigma_ref)
 
 
@@ -663,11 +667,11 @@ def kmeans_plusplus(
         x = filled(x, observed)
         column_means = jnp.sum(seen * x, axis=0) / jnp.maximum(jnp.sum(seen, axis=0), 1e-30)
         points = jnp.where(jnp.asarray(observed) > 0, x, column_means)
-    # a row is drawn in proportion to its weight: rows of weight 0 (padding) never
-    if row_weights is None:
-        first = points[jax.random.randint(jax.random.fold_in(rng_key, 0), (), 0, x.shape[0])]
-    else:
-        first = points[weighted_rows(jax.random.fold_in(rng_key, 0), rows, 1)[0]]
+    # every draw from one table of counters (centre k, trial t), drawn before the loop: entry
+    # (k, t) does not depend on how many centres or trials there are room for. Rows are drawn
+    # in proportion to their weight: rows of weight 0 (padding) never
+    table = counter_uniforms(rng_key, jnp.arange(n_clusters, dtype=jnp.uint32)[:, None], jnp.arange(max_trials, dtype=jnp.uint32)[None, :])
+    first = points[rows_at(rows, table[0, 0])]
     centers = jnp.broadcast_to(first, (n_clusters, x.shape[1]))
     closest = squared_distances(x, first[None], observed)[:, 0]
 
@@ -676,10 +680,7 @@ def kmeans_plusplus(
         mass = rows * jnp.maximum(closest, 0.0)
         # all points on existing centres: fall back to a choice by weight alone
         mass = jnp.where(jnp.any(mass > 0), mass, rows)
-        key = jax.random.fold_in(rng_key, k)
-        # one key per trial: the trials in use do not depend on how many there are room for
-        draw = jax.vmap(lambda t: weighted_rows(jax.random.fold_in(key, t), mass, 1)[0])
-        trials = points[draw(jnp.arange(max_trials))]
+        trials = points[rows_at(mass, table[k])]
         after = jnp.minimum(closest[:, None], squared_distances(x, trials, observed))  # (N, max_trials)
         objective = jnp.sum(after, axis=0) if row_weights is None else rows @ after
         best = jnp.argmin(jnp.where(jnp.arange(max_trials) < n_trials, objective, jnp.inf))

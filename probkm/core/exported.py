@@ -88,9 +88,12 @@ class DiskProgram:
     fun : callable
         The Python function.
     jitted : callable
-        ``jax.jit(fun, static_argnames=...)``.
+        ``jax.jit(fun, static_argnames=...)``, or an object whose ``default`` attribute is one
+        (it then also runs the calls no stored program serves).
     static_argnames : tuple of str
         Its static keyword arguments (passed by keyword only).
+    options : callable, optional
+        ``(args, kwargs)`` to XLA's compiler options for the program stored for them.
 
     Examples
     --------
@@ -112,9 +115,10 @@ class DiskProgram:
     >>> jax.config.update("jax_compilation_cache_dir", before)
     """
 
-    def __init__(self, fun: Callable, jitted: Callable, static_argnames: tuple[str, ...]):
+    def __init__(self, fun: Callable, jitted: Callable, static_argnames: tuple[str, ...], options: Callable | None = None):
         self._name = f"{fun.__module__}.{fun.__qualname__}"
         self._jitted = jitted
+        self._options = options  # (args, kwargs) to XLA's compiler options for the loaded program
         self._static = frozenset(static_argnames)
         self._loaded: dict[str, Callable] = {}  # file key to jax.jit(exported.call)
         self.__wrapped__ = fun
@@ -157,12 +161,12 @@ class DiskProgram:
             exported = None
         if exported is None:
             try:
-                exported = export.export(self._jitted)(*args, **kwargs)
+                exported = export.export(getattr(self._jitted, "default", self._jitted))(*args, **kwargs)
                 _write(path, exported.serialize())
             except Exception as error:  # not serialisable (a host callback, say) or no flatbuffers
                 log.debug("%s is not kept on disk: %s", self._name, error)
                 return None
-        return jax.jit(exported.call)
+        return jax.jit(exported.call, compiler_options=None if self._options is None else self._options(args, kwargs))
 
     def clear_cache(self) -> None:
         """Drop every program this function holds in memory (the files stay)."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import math
 from typing import Any, Callable
 
 import jax
@@ -31,11 +32,62 @@ from probkm.core.exported import DiskProgram
 # holds about 250 memory mappings (benchmarks/soak.py), so 64 stay far below the 65,530 limit
 MAX_PROGRAMS = 64
 
+# programs whose largest array has at most this many elements compile at LLVM optimisation
+# level 1: below it a fit runs in tens of milliseconds and its compilation costs seconds
+QUICK_ELEMENTS = 2**18
+QUICK_OPTIONS = {"xla_backend_optimization_level": 1}
+
 _COMPILED: list = []  # every function made by `compiled`, recorded once, at import
 
 
+def compiler_options(args: tuple, kwargs: dict) -> dict | None:
+    """XLA's options for a program called with ``args`` and ``kwargs``: :data:`QUICK_OPTIONS` on a
+    CPU when no array among them has more than :data:`QUICK_ELEMENTS` elements, else ``None``
+    (XLA's defaults).
+
+    Examples
+    --------
+    >>> import jax, numpy as np
+    >>> from probkm.core.programs import compiler_options
+    >>> small, large = compiler_options((np.ones((150, 4)),), {}), compiler_options((np.ones((100_000, 8)),), {})
+    >>> (small is not None) == (jax.default_backend() == "cpu"), large
+    (True, None)
+    """
+    if jax.default_backend() != "cpu":
+        return None
+    largest = max((math.prod(getattr(leaf, "shape", ())) for leaf in jax.tree.leaves((args, kwargs))), default=0)
+    return QUICK_OPTIONS if largest <= QUICK_ELEMENTS else None
+
+
+class _Program:
+    """``jax.jit(fun)`` twice, at XLA's default options and at :data:`QUICK_OPTIONS`; a call
+    runs the one :func:`compiler_options` picks for its arguments (inside another program's
+    trace, the default one: the outer program's options apply)."""
+
+    def __init__(self, fun: Callable, jit_kwargs: dict):
+        self.default = jax.jit(fun, **jit_kwargs)
+        self.quick = jax.jit(fun, compiler_options=QUICK_OPTIONS, **jit_kwargs)
+        self.__wrapped__ = fun
+        self.__doc__ = fun.__doc__
+        self.__name__ = getattr(fun, "__name__", "program")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        leaves = jax.tree.leaves((args, kwargs))
+        if any(isinstance(leaf, jax.core.Tracer) for leaf in leaves) or compiler_options(args, kwargs) is None:
+            return self.default(*args, **kwargs)
+        return self.quick(*args, **kwargs)
+
+    def clear_cache(self) -> None:
+        self.default.clear_cache()
+        self.quick.clear_cache()
+
+    def _cache_size(self) -> int:
+        return self.default._cache_size() + self.quick._cache_size()
+
+
 def compiled(fun: Callable | None = None, *, on_disk: bool = False, **jit_kwargs: Any) -> Callable:
-    """``jax.jit(fun, **jit_kwargs)``, recorded so that :func:`trim_programs` can drop its programs.
+    """``jax.jit(fun, **jit_kwargs)``, recorded so that :func:`trim_programs` can drop its programs,
+    with XLA's options chosen per call by :func:`compiler_options`.
 
     Usable as ``@compiled`` or ``@compiled(static_argnames=...)``.
 
@@ -67,9 +119,9 @@ def compiled(fun: Callable | None = None, *, on_disk: bool = False, **jit_kwargs
     """
     if fun is None:
         return lambda f: compiled(f, on_disk=on_disk, **jit_kwargs)
-    jitted = jax.jit(fun, **jit_kwargs)
+    jitted = _Program(fun, jit_kwargs)
     if on_disk:
-        jitted = DiskProgram(fun, jitted, tuple(jit_kwargs.get("static_argnames", ())))
+        jitted = DiskProgram(fun, jitted, tuple(jit_kwargs.get("static_argnames", ())), compiler_options)
     _COMPILED.append(jitted)
     return jitted
 

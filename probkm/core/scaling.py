@@ -335,5 +335,6 @@ def as_jax(X: Any):
     dtype = jnp.result_type(float)
     if isinstance(X, jax.Array):
         return X.astype(dtype)
-    # converted on the host: a conversion on the device would compile a program per shape
-    return jnp.asarray(np.asarray(X, dtype=dtype))
+    # converted on the host and copied as it is: a conversion on the device (and jnp.asarray's
+    # own staging) compiles a small program per shape, 10-15 ms each in a new process
+    return jax.device_put(np.asarray(X, dtype=dtype))

@@ -229,18 +229,18 @@ class AnnealedKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         temperatures = geometric_schedule(1.0, self.t_min, self.n_temperatures)
         # clusters padded to a bucket too: masked centroids take no points (probkm.core.shapes)
         k, n_padded = self.n_clusters, bucket_components(self.n_clusters, x.shape[0])
-        key = self._key()
+        seed_fit, seed_ward = self._seeds(2)
         found = kmeans_candidates(
-            key, x, temperatures, n_clusters=n_padded, n_init=self.n_init, max_iter=self.max_iter,
+            jax.random.key(seed_fit), x, temperatures, n_clusters=n_padded, n_init=self.n_init, max_iter=self.max_iter,
             row_weights=rows, component_mask=component_mask(k, n_padded), observed=observed,
         )
         best = int(np.argmin(np.asarray(found.inertia, dtype=float)))
-        centers, labels, n_iter = found.centers[best], found.labels[best], found.n_iter[best]
+        # picked on the host: an eager index of a device array is one more program to compile
+        centers, labels, n_iter = (np.asarray(a)[best] for a in (found.centers, found.labels, found.n_iter))
         n_rows = X.shape[0] if sample_weight is None else int(np.count_nonzero(sample_weight))
         if ward_wanted(self.ward_start, n_rows):  # Lloyd from Ward's partition: a basin random seedings can miss
             x_host = self.scaling_.forward(X)
-            seed = int(jax.random.randint(jax.random.fold_in(key, 1), (), 0, np.iinfo(np.int32).max))
-            means = ward_means(ward_tree(x_host, sample_weight, seed=seed), x_host, k)
+            means = ward_means(ward_tree(x_host, sample_weight, seed=seed_ward), x_host, k)
             if means is not None:
                 start = as_jax(np.pad(means, ((0, n_padded - k), (0, 0))))
                 ward = lloyd(x, start, max_iter=self.max_iter, row_weights=rows, component_mask=component_mask(k, n_padded), observed=observed)

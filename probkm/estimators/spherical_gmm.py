@@ -403,13 +403,14 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         X = self._validate(X, reset=True)
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         check_enough_samples(X.shape[0] if sample_weight is None else int(np.sum(sample_weight > 0)), self.n_components, param="n_components")
-        key_map, key_nuts, self._idata_key = jax.random.split(self._key(), 3)
+        seed_map, seed_nuts, seed_idata, seed_ward = self._seeds(4)
+        key_map, key_nuts, self._idata_key = (jax.random.key(s) for s in (seed_map, seed_nuts, seed_idata))
         # every computation runs on standardised data (the priors carry over exactly, and the
         # results map back: probkm.core.scaling), with rows padded to a bucket (probkm.core.shapes)
         scaling = self.scaling_ = Scaling.of(X, sample_weight)
         self.model_kwargs_ = self._model_kwargs(X)
         x_std, rows = self._padded(X, sample_weight)
-        starts = self._ward_start(X, sample_weight, key_map, ward)
+        starts = self._ward_start(X, sample_weight, seed_ward, ward)
         self.map_ = self._fit_map(key_map, x_std, rows, self._observed(X, x_std.shape[0]), starts)
         if self.inference == "map":
             posterior = {k: np.asarray(v, dtype=float)[None, None] for k, v in self.map_.items() if k not in self._fixed()}
@@ -426,17 +427,16 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         self._set_posterior(X, posterior, stats, sample_weight)
         return self
 
-    def _ward_start(self, X: np.ndarray, sample_weight: np.ndarray | None, key: jax.Array, ward: WardTree | None) -> list[np.ndarray]:
+    def _ward_start(self, X: np.ndarray, sample_weight: np.ndarray | None, seed: int, ward: WardTree | None) -> list[np.ndarray]:
         """Ward's cluster means at ``n_components`` in standardised units (none without
         ``ward_start``, with fixed ``means``, or when the tree has too few rows); keeps the tree
-        in ``_ward_tree``. ``ward`` is reused when it was built on data of ``X``'s size, with the
-        seed this fit derives from ``key``."""
+        in ``_ward_tree``. ``ward`` is reused when it was built on data of ``X``'s size, with
+        ``seed``."""
         self._ward_tree = None
         n_rows = X.shape[0] if sample_weight is None else int(np.count_nonzero(sample_weight))
         if not ward_wanted(self.ward_start, n_rows) or self.means is not None:
             return []
         x = self.scaling_.forward(X)
-        seed = int(jax.random.randint(jax.random.fold_in(key, 1), (), 0, np.iinfo(np.int32).max))
         if ward is None or ward.n_obs != X.shape[0] or ward.seed != seed:
             ward = ward_tree(x, sample_weight, seed=seed)
         self._ward_tree = ward

@@ -9,6 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from probkm.core.scaling import as_jax
+
 
 def split_model_kwargs(model_kwargs: dict[str, Any]) -> tuple[tuple, dict[str, Array]]:
     """Split keyword arguments into a hashable static tuple and a dict of traced arrays.
@@ -46,5 +48,5 @@ def split_model_kwargs(model_kwargs: dict[str, Any]) -> tuple[tuple, dict[str, A
         elif value is None or isinstance(value, (str, tuple)):
             static.append((name, value))
         else:
-            traced[name] = jnp.asarray(value, dtype=jnp.result_type(float))
+            traced[name] = as_jax(value)  # converted on the host: no program to compile
     return tuple(static), traced
