@@ -69,8 +69,11 @@ def test_padding_masks_and_missing_values_give_the_unpadded_accelerated_path(thr
     rows = jnp.asarray(np.r_[np.ones(len(x)), np.zeros(8)], jnp.float32)
     padded = anneal(jax.random.key(2), padded_x, SCHEDULE, n_clusters=5, row_weights=rows, component_mask=jnp.arange(5) < 3)
     np.testing.assert_allclose(np.asarray(padded.centers[:3]), np.asarray(exact.centers), atol=1e-4)
-    # rounding may move a stopping decision by one evaluation, no more
-    assert int(np.abs(np.asarray(padded.n_iter) - np.asarray(exact.n_iter)).max()) <= 3
+    # rounding may move a stopping or an extrapolation decision: near a split that costs at
+    # most two SQUAREM cycles (six evaluations) at a temperature, and the totals stay close
+    gaps = np.abs(np.asarray(padded.n_iter) - np.asarray(exact.n_iter))
+    assert int(gaps.max()) <= 6 and int(np.sum(gaps > 0)) <= 4, gaps
+    assert abs(int(np.sum(padded.n_iter)) - int(np.sum(exact.n_iter))) <= 0.05 * int(np.sum(exact.n_iter))
     # every entry observed: the missing-value program reaches the complete-data path
     seen = anneal(jax.random.key(2), three_groups, SCHEDULE, n_clusters=3, observed=jnp.ones(x.shape, bool))
     np.testing.assert_allclose(np.asarray(seen.centers), np.asarray(exact.centers), atol=1e-4)

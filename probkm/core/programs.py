@@ -20,6 +20,7 @@ programs, not per fit.
 from __future__ import annotations
 
 import ctypes
+import functools
 import gc
 import math
 from typing import Any, Callable
@@ -67,9 +68,7 @@ class _Program:
     def __init__(self, fun: Callable, jit_kwargs: dict):
         self.default = jax.jit(fun, **jit_kwargs)
         self.quick = jax.jit(fun, compiler_options=QUICK_OPTIONS, **jit_kwargs)
-        self.__wrapped__ = fun
-        self.__doc__ = fun.__doc__
-        self.__name__ = getattr(fun, "__name__", "program")
+        functools.update_wrapper(self, fun)  # name, module, docstring and signature of ``fun``
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         leaves = jax.tree.leaves((args, kwargs))
