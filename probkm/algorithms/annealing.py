@@ -398,7 +398,7 @@ def fixed_sigma_centroids(x: Array, start: Array, sigma_values: Array, temperatu
     return jax.vmap(per_sigma, in_axes=(0, None))(temperatures, sigma_values)
 
 
-@compiled(static_argnames=("n_clusters", "max_iter", "accelerate"))
+@compiled(static_argnames=("n_clusters", "max_iter", "accelerate", "skip_settled"))
 def anneal(
     rng_key: Array,
     x: Array,
@@ -412,6 +412,7 @@ def anneal(
     component_mask: Array | None = None,
     observed: Array | None = None,
     accelerate: bool = True,
+    skip_settled: bool = False,
 ) -> AnnealPath:
     """Deterministic annealing of ``n_clusters`` equal-weight means over ``temperatures``.
 
@@ -441,6 +442,14 @@ def anneal(
     accelerate : bool, default True
         Reach each fixed point by SQUAREM extrapolation (static); ``False`` runs the plain
         iteration. Both stop on the same rule, so they reach the same fixed points.
+    skip_settled : bool, default False
+        Leave out the temperatures whose fixed point is known (static): those above
+        ``1.1 FIRST_CRITICAL_TEMPERATURE``, where every mean sits at the data's centre, and all
+        temperatures after the first one whose fixed point took at most two evaluations (the
+        perturbation undone by one update: every point's assignment is hard) with every mean
+        in use apart from the others (none left to split off as ``T`` falls). Their means are
+        the last ones solved, and their ``n_iter`` 0. For a start, where only the final means
+        count.
 
     Returns
     -------
@@ -468,22 +477,37 @@ def anneal(
     n_used = jnp.sum(in_use).astype(x.dtype)
     log_weights = jnp.where(in_use, -jnp.log(n_used), -jnp.inf)[:, None].astype(x.dtype)
 
-    def solve(means, inputs):
-        index, temperature = inputs
+    def fixed_point(means, index, temperature):
         means = means + perturbation * sigma_ref * _component_normals(rng_key, index, means.shape, means.dtype) * in_use[:, None]
 
         def step(means):
             return _tempered_em_update(xc, data, means, log_weights, sigma_ref, temperature, row_weights)
 
         if accelerate:
-            means, n_iter = _squarem_fixed_point(step, means, tol * sigma_ref, max_iter)
-        else:
-            means, n_iter = _plain_fixed_point(step, means, tol * sigma_ref, max_iter)
-        return means, (means, n_iter)
+            return _squarem_fixed_point(step, means, tol * sigma_ref, max_iter)
+        return _plain_fixed_point(step, means, tol * sigma_ref, max_iter)
+
+    def solve(carry, inputs):
+        means, frozen = carry
+        index, temperature = inputs
+        if not skip_settled:
+            means, n_iter = fixed_point(means, index, temperature)
+            return (means, frozen), (means, n_iter)
+        settled = frozen | (temperature > 1.1 * FIRST_CRITICAL_TEMPERATURE)
+        def solved(means):
+            means, n_iter = fixed_point(means, index, temperature)
+            return means, n_iter.astype(jnp.int32)  # the loop's counter is int64 under x64
+
+        means, n_iter = jax.lax.cond(settled, lambda m: (m, jnp.zeros((), jnp.int32)), solved, means)
+        # frozen: the perturbation undone by one update, and no two means in use together (a
+        # pair still together is a cluster that may yet split as T falls)
+        apart = jnp.sum((means[:, None, :] - means[None, :, :]) ** 2, axis=-1) > (10 * perturbation * sigma_ref) ** 2
+        distinct = jnp.all(apart | jnp.eye(n_clusters, dtype=bool) | ~(in_use[:, None] & in_use[None, :]))
+        return (means, frozen | (~settled & (n_iter <= 2) & distinct)), (means, n_iter)
 
     start = jnp.zeros((n_clusters, x.shape[1]), x.dtype)
     steps = jnp.arange(temperatures.shape[0], dtype=jnp.uint32)
-    final, (path, n_iter) = jax.lax.scan(solve, start, (steps, temperatures))
+    (final, _), (path, n_iter) = jax.lax.scan(solve, (start, jnp.zeros((), bool)), (steps, temperatures))
     return AnnealPath(final + center, temperatures, path + center, n_iter, sigma_ref)
 
 

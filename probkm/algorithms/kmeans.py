@@ -217,7 +217,7 @@ def kmeans_candidates(
     mask = component_mask
     path = anneal(
         key_anneal, anneal_subset, temperatures, n_clusters=n_clusters, max_iter=anneal_max_iter,
-        row_weights=anneal_weights, component_mask=mask, observed=anneal_seen,
+        row_weights=anneal_weights, component_mask=mask, observed=anneal_seen, skip_settled=True,
     )
     starts = path.centers[None]
     if n_init > 0:
