@@ -291,7 +291,7 @@ def test_programs_for_small_arrays_compile_quickly_and_give_the_same_numbers(blo
     quick_before = lloyd.quick._cache_size()
     small = lloyd(x, x[:3])
     assert lloyd.quick._cache_size() == quick_before + (jax.default_backend() == "cpu")
-    assert programs.compiler_options((np.ones((2**18 + 1,)),), {}) is None  # large arrays: XLA's defaults
+    assert programs.compiler_options((np.ones((programs.QUICK_ELEMENTS + 1,)),), {}) is None  # large arrays: XLA's defaults
     monkeypatch.setattr(programs, "QUICK_ELEMENTS", 0)
     default = lloyd(x, x[:3])
     np.testing.assert_allclose(small.centers, default.centers, rtol=1e-6, atol=1e-6)
