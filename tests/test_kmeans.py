@@ -170,3 +170,24 @@ def test_kmeans_plusplus_draws_its_second_centre_in_proportion_to_squared_distan
     counts = np.asarray([np.sum(picked == v) for v in (1.0, 2.0, 3.0)])
     law = np.asarray([1.0 * 1, 2.0 * 4, 1.0 * 9])
     assert stats.chisquare(counts, counts.sum() * law / law.sum()).pvalue > 1e-3
+
+
+def test_counter_draws_are_uniform_normal_and_independent_of_their_neighbours():
+    import jax.numpy as jnp
+    from scipy import stats
+
+    from probkm.algorithms.draws import counter_normals, counter_uniforms
+
+    key = jax.random.key(5)
+    first, second = jnp.arange(200)[:, None], jnp.arange(100)[None, :]
+    u = np.asarray(counter_uniforms(key, first, second), float)
+    assert stats.kstest(u.ravel(), "uniform").pvalue > 1e-3
+    z = np.asarray(counter_normals(key, first, second), float)
+    assert stats.kstest(z.ravel(), "norm").pvalue > 1e-3
+    # neighbouring counters, in either place, and another key give unrelated numbers
+    assert abs(np.corrcoef(u[:, :-1].ravel(), u[:, 1:].ravel())[0, 1]) < 0.02
+    assert abs(np.corrcoef(u[:-1].ravel(), u[1:].ravel())[0, 1]) < 0.02
+    other = np.asarray(counter_uniforms(jax.random.key(6), first, second), float)
+    assert abs(np.corrcoef(u.ravel(), other.ravel())[0, 1]) < 0.02
+    # the same counters under the same key: the same numbers, whatever table holds them
+    np.testing.assert_array_equal(u[3:5, 7], np.asarray(counter_uniforms(key, jnp.arange(3, 5), 7)))

@@ -494,6 +494,7 @@ def anneal(
             means, n_iter = fixed_point(means, index, temperature)
             return (means, frozen), (means, n_iter)
         settled = frozen | (temperature > 1.1 * FIRST_CRITICAL_TEMPERATURE)
+
         def solved(means):
             means, n_iter = fixed_point(means, index, temperature)
             return means, n_iter.astype(jnp.int32)  # the loop's counter is int64 under x64
