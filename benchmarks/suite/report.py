@@ -453,6 +453,18 @@ NOTES = [
 ]
 
 
+def _shape_lines(folder):
+    """The table ``benchmarks/bench_shapes.py`` wrote beside the raw results' folder, as it wrote it."""
+    path = os.path.join(os.path.dirname(os.path.abspath(folder)), "bench_shapes.md")
+    if not os.path.exists(path):
+        return []
+    with open(path) as fh:
+        table = fh.read().strip().splitlines()
+    return ["## shapes: a new N or K in a compiled bucket, a K-scan in a fresh process, the process's growth", "",
+            ("Written by `python benchmarks/bench_shapes.py --baseline-tree OLD_CHECKOUT --repeats 3` from its raw results "
+             "(`results/bench_shapes.json`) and copied here as that script wrote it."), ""] + table + [""]
+
+
 def write(folder, results_path, readme_path=None):
     """Write ``results_path`` (and the README block) from the raw results in ``folder``."""
     raw = load(folder)
@@ -508,6 +520,7 @@ def write(folder, results_path, readme_path=None):
                 lines += [("Larger scikit-learn data sets on disk: " + ", ".join(have)) if have else
                           f"No larger scikit-learn data set (covtype, kddcup99, california_housing) is cached in `{cached['folder']}`, and the driver downloads nothing: "
                           "the real data here are the four sets scikit-learn ships.", ""]
+    lines += _shape_lines(folder)
     with open(results_path, "w") as fh:
         fh.write("\n".join(lines).rstrip() + "\n")
     if readme_path:
