@@ -56,10 +56,14 @@ def compiler_options(args: tuple, kwargs: dict) -> dict | None:
     >>> (small is not None) == (jax.default_backend() == "cpu"), large
     (True, None)
     """
+    return QUICK_OPTIONS if _quick(jax.tree.leaves((args, kwargs))) else None
+
+
+def _quick(leaves: list) -> bool:
+    """Whether a program called with these argument leaves compiles at :data:`QUICK_OPTIONS`."""
     if jax.default_backend() != "cpu":
-        return None
-    largest = max((math.prod(getattr(leaf, "shape", ())) for leaf in jax.tree.leaves((args, kwargs))), default=0)
-    return QUICK_OPTIONS if largest <= QUICK_ELEMENTS else None
+        return False
+    return max((math.prod(getattr(leaf, "shape", ())) for leaf in leaves), default=0) <= QUICK_ELEMENTS
 
 
 class _Program:
@@ -73,8 +77,8 @@ class _Program:
         functools.update_wrapper(self, fun)  # name, module, docstring and signature of ``fun``
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        leaves = jax.tree.leaves((args, kwargs))
-        if any(isinstance(leaf, jax.core.Tracer) for leaf in leaves) or compiler_options(args, kwargs) is None:
+        leaves = jax.tree.leaves((args, kwargs))  # flattened once for both questions
+        if any(isinstance(leaf, jax.core.Tracer) for leaf in leaves) or not _quick(leaves):
             return self.default(*args, **kwargs)
         return self.quick(*args, **kwargs)
 
