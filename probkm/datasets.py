@@ -64,7 +64,9 @@ def synthetic_mixture(
     """Equal-weight shared-sigma mixture with means spread ``separation`` apart (units of x).
 
     With ``layout="random"`` the means are ``separation / sqrt(2)`` times independent standard
-    normal draws, re-drawn until every pair is at least ``separation / 2`` apart. With
+    normal draws, re-drawn until every pair is at least ``separation / 2`` apart (when many means
+    in few features seldom fall apart together, they are placed one by one, and their spread
+    widens as needed: every pair is always at least ``separation / 2`` apart). With
     ``layout="polygon"`` they sit on a regular polygon in the first two features, neighbours
     exactly ``separation`` apart (other features 0): every cluster equally far from its
     neighbours, the identifiability study's default data.
@@ -112,11 +114,25 @@ def synthetic_mixture(
 
 def _random_means(n_components: int, n_features: int, separation: float, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
+    scale = separation / np.sqrt(2.0)
     for _ in range(1000):
-        means = rng.normal(scale=separation / np.sqrt(2.0), size=(n_components, n_features))
+        means = rng.normal(scale=scale, size=(n_components, n_features))
         gaps = np.linalg.norm(means[:, None] - means[None], axis=-1) + np.eye(n_components) * separation
         if gaps.min() >= separation / 2:
-            break
+            return means
+    # Many means in few features rarely land apart all at once (K = 12 in 2-D: about one draw in
+    # 10^4), so place them one at a time, each re-drawn until it is apart from those placed, the
+    # spread widening by 5% after every 100 misses. Returning the last joint draw instead would
+    # hand out "separated" means 0.4 apart.
+    means = np.empty((0, n_features))
+    while len(means) < n_components:
+        for _ in range(100):
+            mean = rng.normal(scale=scale, size=n_features)
+            if len(means) == 0 or np.linalg.norm(means - mean, axis=1).min() >= separation / 2:
+                means = np.vstack([means, mean])
+                break
+        else:
+            scale *= 1.05
     return means
 
 

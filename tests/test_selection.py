@@ -78,6 +78,15 @@ def test_icl_entropy_forms():
     assert classification_entropy(resp, hard=True) <= classification_entropy(resp)
 
 
+@pytest.mark.parametrize("k, d", [(15, 2), (40, 2), (6, 1)])
+def test_random_means_are_always_as_far_apart_as_promised(k, d):
+    # Many means in few features seldom fall apart in one joint draw; they must still be apart.
+    for seed in range(5):
+        means = synthetic_mixture(10, n_components=k, n_features=d, separation=12.0, seed=seed).means
+        gaps = np.linalg.norm(means[:, None] - means[None], axis=-1)[np.triu_indices(k, 1)]
+        assert means.shape == (k, d) and gaps.min() >= 6.0
+
+
 def test_scan_recovers_k_on_well_separated_data(bic_scan):
     frame = bic_scan.to_frame()
     assert bic_scan.n_components_ == 2 and bic_scan.best_estimator_ is bic_scan.estimators_[2]
