@@ -81,19 +81,58 @@ def _standardised(name: str):
     return (X - X.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
 
 
-def _probkm_loglik(X, k: int, **params) -> tuple[float, list[str]]:
-    import numpy as np
-
+def _probkm_fit(X, k: int, **params):
     import probkm
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         gmm = probkm.SphericalGMM(k, random_state=0, **params).fit(X)
-    return float(np.sum(gmm.score_samples(X))), sorted({str(w.message)[:60] for w in caught if "ArviZ" not in str(w.message)})
+    return gmm, sorted({str(w.message)[:60] for w in caught if "ArviZ" not in str(w.message)})
+
+
+def _map_from(gmm, X, weights, means, sigma) -> tuple[float, float]:
+    """probkm's MAP optimiser started at (weights, means, sigma) in units of X, with ``gmm``'s
+    priors: (log joint, log-likelihood) of the optimum it reaches, both in standardised units
+    for the log joint (comparable with :func:`_log_joint`) and units of X for the likelihood."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    from scipy.special import logsumexp
+
+    from probkm.core.models import spherical_gmm
+    from probkm.inference.map import fit_map
+
+    scaling, k = gmm.scaling_, len(weights)
+    kwargs = {a: b for a, b in scaling.model_kwargs(gmm.model_kwargs_).items() if a != "n_components"}
+    init = {"weights": jnp.asarray(weights)[None], "means": jnp.asarray(scaling.forward(np.asarray(means)))[None],
+            "sigma": jnp.asarray([sigma / scaling.scale])}
+    found = fit_map(jax.random.key(0), jnp.asarray(scaling.forward(X)), spherical_gmm, init, num_steps=1, n_components=k, **kwargs)
+    w, m, s = (np.asarray(found.params[name], dtype=float) for name in ("weights", "means", "sigma"))
+    m, s = scaling.backward(m), float(s) * scaling.scale
+    d = ((X[:, None, :] - m[None]) ** 2).sum(-1)
+    ll = logsumexp(np.log(w)[None] - 0.5 * d / s**2 - 0.5 * X.shape[1] * np.log(2 * np.pi * s**2), axis=1).sum()
+    return -float(found.loss), float(ll)
+
+
+def _log_joint(gmm, X) -> float:
+    """``gmm``'s MAP log joint in standardised units (the objective its optimiser maximises)."""
+    import jax.numpy as jnp
+
+    from probkm.core.models import spherical_gmm
+    from probkm.inference.map import negative_log_joints
+
+    scaling, k = gmm.scaling_, gmm.n_components
+    kwargs = {"n_components": k, **{a: b for a, b in scaling.model_kwargs(gmm.model_kwargs_).items() if a != "n_components"}}
+    point = {"weights": jnp.asarray(gmm.weights_)[None], "means": jnp.asarray(scaling.forward(gmm.means_))[None], "sigma": jnp.asarray([gmm.sigma_ / scaling.scale])}
+    return -float(negative_log_joints(jnp.asarray(scaling.forward(X)), point, kwargs, spherical_gmm)[0])
 
 
 def part_loglik(env, k_max: int, strong: bool, datasets, save=lambda rows: None) -> list[dict]:
-    """Measurement 1: log-likelihood per K against mclust's EII maximum."""
+    """Measurement 1: log-likelihood per K against mclust's EII maximum, and the log joint of
+    probkm's MAP against the MAP probkm's optimiser reaches from mclust's optimum (which
+    separates the starts, judged by the objective they serve, from the prior's pull)."""
+    import numpy as np
+
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         data = {name: _standardised(name) for name in datasets}
@@ -105,28 +144,41 @@ for (name in c({", ".join(repr(n) for n in datasets)})) {{
     t0 <- proc.time()[["elapsed"]]
     fit <- Mclust(X, G = k, modelNames = "EII", verbose = FALSE)
     ll <- if (is.null(fit)) NA else fit$loglik
-    cat(name, k, sprintf("%.10f", ll), proc.time()[["elapsed"]] - t0, "\\n")
+    secs <- proc.time()[["elapsed"]] - t0
+    cat(name, k, sprintf("%.10f", ll), secs, sprintf("%.17g", fit$parameters$variance$sigmasq), "|",
+        sprintf("%.17g", fit$parameters$pro), "|", sprintf("%.17g", fit$parameters$mean), "\\n")
   }}
 }}
 """
         mclust = {}
         for line in _rscript(code, env).splitlines():
-            name, k, ll, secs = line.split()
-            mclust[(name, int(k))] = (float(ll) if ll != "NA" else float("nan"), float(secs))
+            head, pro, mean = line.split("|")
+            name, k, ll, secs, s2 = head.split()
+            k = int(k)
+            d = data[name].shape[1]
+            mclust[(name, k)] = dict(ll=float(ll) if ll != "NA" else float("nan"), secs=float(secs), sigma=float(np.sqrt(float(s2))),
+                                     weights=np.array(pro.split(), float), means=np.array(mean.split(), float).reshape(d, k, order="F").T)
     for name, X in data.items():
         n = X.shape[0]
         for k in range(1, k_max + 1):
+            ref = mclust[(name, k)]
             t0 = time.perf_counter()
-            ll, notes = _probkm_loglik(X, k)
+            gmm, notes = _probkm_fit(X, k)
             seconds = time.perf_counter() - t0
-            row = {"data": name, "n": n, "d": X.shape[1], "k": k, "mclust_loglik": mclust[(name, k)][0], "mclust_s": mclust[(name, k)][1],
-                   "probkm_loglik": ll, "probkm_s": seconds, "gap_per_point": (ll - mclust[(name, k)][0]) / n, "warnings": notes}
+            ll = float(np.sum(gmm.score_samples(X)))
+            joint = _log_joint(gmm, X)
+            ref_joint, ref_ll = _map_from(gmm, X, ref["weights"], ref["means"], ref["sigma"])
+            row = {"data": name, "n": n, "d": X.shape[1], "k": k, "mclust_loglik": ref["ll"], "mclust_s": ref["secs"],
+                   "probkm_loglik": ll, "probkm_s": seconds, "gap_per_point": (ll - ref["ll"]) / n, "n_moves": gmm.n_moves_,
+                   "joint_gap_per_point": (joint - ref_joint) / n, "prior_gap_per_point": (ref_ll - ref["ll"]) / n, "warnings": notes}
             if strong:
-                ll_s, _ = _probkm_loglik(X, k, n_init=10, map_restarts=3)
-                row.update(strong_loglik=ll_s, strong_gap_per_point=(ll_s - mclust[(name, k)][0]) / n)
+                strong_fit, _ = _probkm_fit(X, k, n_init=10, map_restarts=3)
+                ll_s = float(np.sum(strong_fit.score_samples(X)))
+                row.update(strong_loglik=ll_s, strong_gap_per_point=(ll_s - ref["ll"]) / n)
             rows.append(row)
             save(rows)  # written after every cell, so a long run can be read (or stopped) part way
-            print(f"[loglik] {name} K={k}: gap {row['gap_per_point']:+.2e} nats/point" + (f", strong {row['strong_gap_per_point']:+.2e}" if strong else ""), flush=True)
+            print(f"[loglik] {name} K={k}: gap {row['gap_per_point']:+.2e} nats/point, log joint {row['joint_gap_per_point']:+.2e}, "
+                  f"prior {row['prior_gap_per_point']:+.2e}" + (f", strong {row['strong_gap_per_point']:+.2e}" if strong else ""), flush=True)
     return rows
 
 
@@ -221,13 +273,19 @@ def _r_version(env) -> str:
 
 def markdown(results: dict) -> str:
     """The tables of ``results`` (the JSON this script writes)."""
-    lines = [f"# K selection: probkm against mclust (EII)", "", f"Commit {results['commit']}; {results['r']}; threads per side: {results['threads']} "
-             f"(XLA_FLAGS intra_op_parallelism_threads, OMP/OPENBLAS/MKL_NUM_THREADS). Command: `{results['command']}`.", ""]
+    lines = [f"# K selection: probkm against mclust (EII)", "", f"{results['r']}; threads per side: {results['threads']} "
+             f"(XLA_FLAGS intra_op_parallelism_threads, OMP/OPENBLAS/MKL_NUM_THREADS). Each part names the commit it measured and its command.", ""]
+
+    def stamp(key):
+        """Parts run at different times; each keeps the commit and command that produced it."""
+        made = results.get("stamps", {}).get(key, {"commit": results.get("commit", "unknown"), "command": results.get("command", "")})
+        return [f"Commit {made['commit']}. Command: `{made['command']}`.", ""]
+
     loglik = results.get("loglik")
     if loglik:
         strong = "strong_gap_per_point" in loglik[0]
         lines += ["## 1. Log-likelihood at each K: probkm minus mclust, nats per point", "",
-                  "Standardised data (ddof=0). Negative: probkm's maximum is lower than mclust's; the target is never below -1e-3.",
+                  *stamp("loglik"), "Standardised data (ddof=0). Negative: probkm's maximum is lower than mclust's; the target is never below -1e-3.",
                   "Default: `SphericalGMM(K, random_state=0)`." + (" Strong: `n_init=10, map_restarts=3`." if strong else ""), ""]
         names = list(dict.fromkeys(r["data"] for r in loglik))
         head = ["K"] + [f"{n} default" for n in names] + ([f"{n} strong" for n in names] if strong else [])
@@ -244,11 +302,30 @@ def markdown(results: dict) -> str:
         if strong:
             misses = [r for r in loglik if r["strong_gap_per_point"] < -1e-3]
             lines += [f"With strong starts: {len(misses)} of {len(loglik)}" + (": " + ", ".join(f"{r['data']} K={r['k']} ({r['strong_gap_per_point']:+.1e})" for r in misses) if misses else "") + "."]
+        if "joint_gap_per_point" in loglik[0]:
+            # the MAP is not the MLE: split each gap into the starts' share and the prior's
+            lines += ["", "### 1b. The starts, judged by the objective they serve", "",
+                      "probkm's MAP log joint minus the log joint of the MAP that probkm's own optimiser reaches from mclust's optimum (same priors), "
+                      "nats per point: negative means mclust's start leads to a better MAP than probkm's default starts did. "
+                      "In brackets: the log-likelihood of that MAP minus mclust's maximum, the part of the gap above that is the prior's pull "
+                      "(weak normal priors on the means, scale 1 pooled sd), which no start can remove. Moves: split-and-merge moves kept.", "",
+                      "| K | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+            for k in sorted({r["k"] for r in loglik}):
+                by = {r["data"]: r for r in loglik if r["k"] == k}
+                cells = [f"{by[n]['joint_gap_per_point']:+.1e}" + (" **miss**" if by[n]["joint_gap_per_point"] < -1e-3 else "")
+                         + f" ({by[n]['prior_gap_per_point']:+.1e}; {by[n]['n_moves']} moves)" if n in by else "" for n in names]
+                lines.append(f"| {k} | " + " | ".join(cells) + " |")
+            misses = [r for r in loglik if r["joint_gap_per_point"] < -1e-3]
+            prior = [r for r in loglik if r["gap_per_point"] < -1e-3 and r["joint_gap_per_point"] >= -1e-3]
+            lines += ["", f"Log joint below the MAP from mclust's optimum by more than 1e-3 per point: {len(misses)} of {len(loglik)}"
+                      + (": " + ", ".join(f"{r['data']} K={r['k']} ({r['joint_gap_per_point']:+.1e})" for r in misses) if misses else "") + ". "
+                      + f"Log-likelihood misses whose MAP is as good as mclust's start gives (the prior's): {len(prior)}"
+                      + (": " + ", ".join(f"{r['data']} K={r['k']} (prior {r['prior_gap_per_point']:+.1e})" for r in prior) if prior else "") + "."]
         secs_p, secs_m = sum(r["probkm_s"] for r in loglik), sum(r["mclust_s"] for r in loglik)
-        lines += [f"Total fit time: probkm {secs_p:.0f} s (default; mostly compiling one program per K and shape), mclust {secs_m:.0f} s.", ""]
+        lines += [f"Total fit time: probkm {secs_p:.0f} s (default settings; includes compiling one program per data set), mclust {secs_m:.0f} s.", ""]
     timing = results.get("timing")
     if timing:
-        lines += ["## 2. Time of a scan K = 1..{k_max} on N = {n}, D = {d}".format(**timing), "",
+        lines += ["## 2. Time of a scan K = 1..{k_max} on N = {n}, D = {d}".format(**timing), "", *stamp("timing"),
                   "| | first call (s) | warm (s) | chosen K |", "|---|---|---|---|",
                   f"| probkm `select_n_components` (BIC, AIC and ICL) | {timing['probkm_first_s']:.1f} | {timing['probkm_warm_s']:.1f} | {timing['probkm_k']} |",
                   f"| mclust `mclustBIC` + `mclustICL` | {timing['mclust_first_s']:.1f} | {timing['mclust_warm_s']:.1f} | {timing['mclust_k']} |", ""]
@@ -258,7 +335,7 @@ def markdown(results: dict) -> str:
             continue
         methods = [m for m in ("bic_k", "icl_k", "staircase_k", "mclust_bic_k") if m in rec[0]]
         lines += [f"## 3. K recovery, {title} clusters (separation {rec[0]['separation']}, sigma 1, D = 2)", "",
-                  "Correct out of seeds, per true K; in brackets the chosen K when wrong.", "",
+                  *stamp(key), "Correct out of seeds, per true K; in brackets the chosen K when wrong.", "",
                   "| true K | " + " | ".join(m.replace("_k", "") for m in methods) + " |", "|---|" + "---|" * len(methods)]
         for k in sorted({r["true_k"] for r in rec}):
             rows = [r for r in rec if r["true_k"] == k]
@@ -295,7 +372,16 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     previous = out / "select.json"
     results = json.loads(previous.read_text()) if previous.exists() else {}
-    results.update(commit=_commit(), r=_r_version(env), threads=args.threads, command="python benchmarks/bench_select.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+    made = {"commit": _commit(), "command": "python benchmarks/bench_select.py " + " ".join(argv if argv is not None else sys.argv[1:])}
+    stamps = results.setdefault("stamps", {})
+    for key in ("loglik", "timing", "recovery", "overlap"):  # results from before per-part stamps
+        if key in results and key not in stamps:
+            stamps[key] = {"commit": results.get("commit", "unknown"), "command": results.get("command", "")}
+    results.update(r=_r_version(env), threads=args.threads)
+    results.pop("commit", None), results.pop("command", None)
+    for part, keys in ((1, ("loglik",)), (2, ("timing",)), (3, ("recovery", "overlap"))):
+        if part in parts:
+            stamps.update({key: made for key in keys})
     if 2 in parts:  # first, so its first call really is the process's first compile of that shape
         results["timing"] = part_timing(env, 2_000 if args.quick else 10_000, 4 if args.quick else 16)
     def save(key):

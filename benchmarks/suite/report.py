@@ -453,16 +453,26 @@ NOTES = [
 ]
 
 
-def _shape_lines(folder):
-    """The table ``benchmarks/bench_shapes.py`` wrote beside the raw results' folder, as it wrote it."""
-    path = os.path.join(os.path.dirname(os.path.abspath(folder)), "bench_shapes.md")
+def _copied_lines(folder, name, title, command):
+    """The tables a stand-alone script wrote to ``name`` beside the raw results' folder, as it wrote them."""
+    path = os.path.join(os.path.dirname(os.path.abspath(folder)), name)
     if not os.path.exists(path):
         return []
     with open(path) as fh:
-        table = fh.read().strip().splitlines()
-    return ["## shapes: a new N or K in a compiled bucket, a K-scan in a fresh process, the process's growth", "",
-            ("Written by `python benchmarks/bench_shapes.py --baseline-tree OLD_CHECKOUT --repeats 3` from its raw results "
-             "(`results/bench_shapes.json`) and copied here as that script wrote it."), ""] + table + [""]
+        table = [line for line in fh.read().strip().splitlines() if not line.startswith("# ")]
+    # the script's own sections become subsections here
+    table = ["#" + line if line.startswith("## ") else line for line in table]
+    raw = name.replace(".md", ".json")
+    return [f"## {title}", "", f"Written by `{command}` from its raw results (`results/{raw}`) and copied here as that script wrote it.", ""] + table + [""]
+
+
+def _shape_lines(folder):
+    return _copied_lines(folder, "bench_shapes.md", "shapes: a new N or K in a compiled bucket, a K-scan in a fresh process, the process's growth",
+                         "python benchmarks/bench_shapes.py --baseline-tree OLD_CHECKOUT --repeats 3")
+
+
+def _select_lines(folder):
+    return _copied_lines(folder, "select.md", "choosing K: probkm's scan against R's mclust (EII)", "python benchmarks/bench_select.py")
 
 
 def write(folder, results_path, readme_path=None):
@@ -521,6 +531,7 @@ def write(folder, results_path, readme_path=None):
                           f"No larger scikit-learn data set (covtype, kddcup99, california_housing) is cached in `{cached['folder']}`, and the driver downloads nothing: "
                           "the real data here are the four sets scikit-learn ships.", ""]
     lines += _shape_lines(folder)
+    lines += _select_lines(folder)
     with open(results_path, "w") as fh:
         fh.write("\n".join(lines).rstrip() + "\n")
     if readme_path:

@@ -35,7 +35,7 @@ from probkm.core.shapes import bucket_components, component_mask, pad_components
 from probkm.estimators.base import ProbKMBase
 from probkm.inference.convergence import check_degenerate, check_losses, check_nuts
 from probkm.inference.inference_data import build_inference_data
-from probkm.inference.kmeans_start import map_from_kmeans, restarts_wanted
+from probkm.inference.kmeans_start import SPLIT_MERGE_ROUNDS, map_from_kmeans, restarts_wanted
 from probkm.inference.map import OPTIMIZERS
 from probkm.inference.posterior import sample_posterior
 from probkm.inference.predictive import (
@@ -116,6 +116,16 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         linkage per fit (about 25 ms at 1,000 rows, 0.1 s at 2,000). ``"auto"`` links data of at
         most 1,000 rows (``probkm.algorithms.ward.AUTO_ROWS``), where local optima are
         common and the linkage is cheap.
+    split_merge : bool or "auto", default "auto"
+        After the restarts, split-and-merge moves from the best optimum
+        (:mod:`probkm.inference.split_merge`): merge two components that share their rows,
+        split one whose rows spread wider than sigma, optimise, and repeat while the log joint
+        rises (at most 8 rounds). They leave local optima that every start falls into: on
+        standardised wine they raise the MAP's log joint at every K from 5 to 12, by 1.9 to 16
+        nats, and on breast cancer by 14 to 31 nats at K = 8, 11, 12 (seed 0). Each round
+        screens 48 moves by 10 EM steps and optimises the best two. ``"auto"``: on data of at most 1,000 rows,
+        like ``ward_start``. Full-batch BFGS on complete data with weights, means and sigma
+        all free only; otherwise no moves are made.
     batch_size : int or None, default None
         Minibatch SVI for large data: each Adam step sees ``batch_size`` random rows
         (needs ``optimizer="adam"``; memory stays at the data plus one batch).
@@ -183,7 +193,10 @@ class SphericalGMM(DensityMixin, ProbKMBase):
     log_joint_ : float
         Log joint density (log prior plus log-likelihood) at the MAP, in units of X.
     n_iter_ : int
-        Iterations the kept MAP restart ran: BFGS iterations, or Adam steps.
+        Iterations the kept MAP restart ran: BFGS iterations, or Adam steps (with split-and-merge
+        moves, summed over the rounds that kept one).
+    n_moves_ : int
+        Split-and-merge moves kept (``split_merge``).
     convergence_ : dict
         For NUTS: the number of divergences, the largest split R-hat and the smallest bulk
         ESS over all parameters after relabelling. A ``ConvergenceWarning`` names any that
@@ -228,6 +241,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         map_restarts: int | str = "auto",
         means_init: Any = None,
         ward_start: bool | str = "auto",
+        split_merge: bool | str = "auto",
         batch_size: int | None = None,
         num_steps: int | None = None,
         optimizer: str = "bfgs",
@@ -258,6 +272,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         self.map_restarts = map_restarts
         self.means_init = means_init
         self.ward_start = ward_start
+        self.split_merge = split_merge
         self.batch_size = batch_size
         self.num_steps = num_steps
         self.optimizer = optimizer
@@ -285,6 +300,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         "n_init": Integer(0),
         "map_restarts": Either(Options(("auto",)), Integer(1)),
         "ward_start": Either(Options(("auto",)), Boolean()),
+        "split_merge": Either(Options(("auto",)), Boolean()),
         "batch_size": Optional(Integer(1)),
         "num_steps": Optional(Integer(1)),
         "optimizer": Options(OPTIMIZERS),
@@ -473,12 +489,15 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         # every extra start is one more candidate: (n_extra, K, D), padded to the component bucket
         extra += list(starts)
         init_means = np.stack([pad_components({"means": m}, n_padded)["means"] for m in extra]) if extra else None
-        map_restarts = restarts_wanted(self.map_restarts, int(np.count_nonzero(row_weights)), 1 + self.n_init + len(extra))
+        n_rows = int(np.count_nonzero(row_weights))
+        map_restarts = restarts_wanted(self.map_restarts, n_rows, 1 + self.n_init + len(extra))
+        moves = ward_wanted(self.split_merge, n_rows)  # the same rule: local optima are common on small data
         result, _ = map_from_kmeans(
             key, x_std, spherical_gmm, n_components=n_padded, component_mask=component_mask(n_components, n_padded),
             temperatures=geometric_schedule(1.0, self.t_min, self.n_temperatures), n_init=self.n_init,
             map_restarts=map_restarts, num_steps=num_steps, optimizer=self.optimizer,
-            learning_rate=self.learning_rate, subsample_size=batch, row_weights=rows, init_means=init_means, **kwargs,
+            learning_rate=self.learning_rate, subsample_size=batch, row_weights=rows, init_means=init_means,
+            split_merge_rounds=SPLIT_MERGE_ROUNDS if moves else 0, **kwargs,
         )
         params = {k: np.asarray(v, dtype=float)[:n_components] if k in ("weights", "means") else np.asarray(v, dtype=float) for k, v in result.params.items()}
         if self.optimizer == "adam" and batch is None:  # minibatch losses are noisy by design
@@ -487,6 +506,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         jac = self.scaling_.log_jacobians(n_dim, self.n_components)
         self.log_joint_ = float(-result.loss) + n_rows_equivalent * jac["x"] + sum(jac[k] for k in ("means", "sigma") if k not in self._fixed())
         self.n_iter_ = int(result.n_iter[result.best])
+        self.n_moves_ = int(result.n_moves)
         return {**self._fixed(), **self.scaling_.params_backward(params)}
 
     def _set_posterior(self, X: np.ndarray, posterior: dict[str, np.ndarray], stats: dict[str, np.ndarray], sample_weight: np.ndarray | None) -> None:

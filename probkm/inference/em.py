@@ -26,11 +26,48 @@ import jax.numpy as jnp
 from jax import Array
 
 from probkm.core.distributions import active_weights
-from probkm.core.likelihood import column_distances, columns, scores_from_distances
+from probkm.core.likelihood import Columns, column_distances, columns, scores_from_distances
 from probkm.core.models import prior_settings, sigma_prior_distribution, spherical_gmm
 
 SIGMA_NEWTON_STEPS = 4  # the prior on sigma is weak: Newton from the likelihood's maximiser converges in two or three
 SLIVER = 1e-3  # a masked component's weight, before renormalising: it must stay inside the simplex
+
+
+def responsibilities(data: Columns, weights: Array, means: Array, sigma: Array, in_use: Array, rows: Array) -> Array:
+    """The E-step: each row's posterior over the components, times the row's weight.
+
+    Parameters
+    ----------
+    data : Columns
+        The data, from :func:`probkm.core.likelihood.columns` (complete rows).
+    weights : Array, shape (K,)
+        Mixture weights.
+    means : Array, shape (K, D)
+        Component means.
+    sigma : Array, shape ()
+        The shared standard deviation.
+    in_use : Array of bool, shape (K,)
+        The components in use; the others get no rows.
+    rows : Array, shape (N,)
+        Row weights (``sample_weight``; 0 on padding rows).
+
+    Returns
+    -------
+    Array, shape (K, N)
+        Responsibilities, components first; column ``i`` sums to ``rows[i]``.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from probkm.core.likelihood import columns
+    >>> from probkm.inference.em import responsibilities
+    >>> r = responsibilities(columns(jnp.array([[-1.0], [1.0]])), jnp.array([0.5, 0.5]), jnp.array([[-1.0], [1.0]]),
+    ...                      jnp.asarray(0.1), jnp.array([True, True]), jnp.ones(2))
+    >>> [[round(float(v), 3) for v in row] for row in r]
+    [[1.0, 0.0], [0.0, 1.0]]
+    """
+    log_weights = jnp.where(in_use, jnp.log(jnp.where(in_use, weights, 1.0)), -jnp.inf)[:, None]
+    return jax.nn.softmax(scores_from_distances(column_distances(data, means), log_weights, sigma), axis=0) * rows[None, :]
 
 
 def em_applies(model: Callable, kwargs: dict[str, Any]) -> bool:
@@ -128,8 +165,7 @@ def em_steps(x: Array, values: dict[str, Array], kwargs: dict[str, Any], *, max_
 
     def step(current):
         weights, means, sigma = weights_of(current), means_of(current), sigma_of(current)
-        log_weights = jnp.where(in_use, jnp.log(jnp.where(in_use, weights, 1.0)), -jnp.inf)[:, None]
-        resp = jax.nn.softmax(scores_from_distances(column_distances(data, means), log_weights, sigma), axis=0) * rows[None, :]
+        resp = responsibilities(data, weights, means, sigma, in_use, rows)
         counts = jnp.sum(resp, axis=1)  # (K,)
         sums = resp @ x  # (K, D)
         new = {}
@@ -178,4 +214,4 @@ def em_steps(x: Array, values: dict[str, Array], kwargs: dict[str, Any], *, max_
     return {**values, **found}, n_steps
 
 
-__all__ = ["em_applies", "em_steps"]
+__all__ = ["em_applies", "em_steps", "responsibilities"]

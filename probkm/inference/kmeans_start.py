@@ -23,12 +23,17 @@ from jax import Array
 from probkm.algorithms.annealing import assign
 from probkm.algorithms.kmeans import KMeansCandidates, kmeans_candidates, subsample_observed
 from probkm.algorithms.ward import AUTO_ROWS
+from probkm.inference.em import em_applies, em_steps
 from probkm.inference.map import MapResult, check_optimizer, negative_log_joints, optimize_restarts
+from probkm.inference.split_merge import split_merge_proposals
 from probkm.inference.model_kwargs import split_model_kwargs
 from probkm.core.programs import compiled
 from probkm.core.scaling import as_jax
 
 INIT_SAMPLES = 10_000  # most rows the k-means start sees
+SPLIT_MERGE_ROUNDS = 8  # most rounds of split-and-merge moves; they stop at the first that gains nothing
+SCREEN_STEPS = 10  # EM steps that rank the split-and-merge moves before the best are optimised
+MOVES_OPTIMISED = 2  # best-ranked moves the optimiser runs from in each round
 
 
 def restarts_wanted(map_restarts: int | str, n_rows: int, n_starts: int) -> int:
@@ -105,10 +110,11 @@ def map_starts(
 
 @compiled(
     on_disk=True,
-    static_argnames=("model", "static_kwargs", "n_init", "map_restarts", "init_samples", "num_steps", "optimizer", "learning_rate"),
+    static_argnames=("model", "static_kwargs", "n_init", "map_restarts", "init_samples", "num_steps", "optimizer", "learning_rate", "split_merge_rounds"),
 )
 def _map_from_kmeans(
-    rng_key, x, temperatures, traced_kwargs, init_means, *, model, static_kwargs, n_init, map_restarts, init_samples, num_steps, optimizer, learning_rate
+    rng_key, x, temperatures, traced_kwargs, init_means, *, model, static_kwargs, n_init, map_restarts, init_samples, num_steps, optimizer, learning_rate,
+    split_merge_rounds,
 ):
     """The whole MAP fit (starts, their ranking, the optimiser) as one compiled program."""
     kwargs = {**dict(static_kwargs), **traced_kwargs}
@@ -138,22 +144,84 @@ def _map_from_kmeans(
     init_kwargs = {**kwargs, "row_weights": init_weights, "subsample_size": None}
     if init_seen is not None:
         init_kwargs["observed"] = init_seen
-    ranking = negative_log_joints(x_init, starts, init_kwargs, model)
-    ranking = jnp.where(jnp.isnan(ranking), jnp.inf, ranking)
-    # starts equal to rounding (often one solution in another label order) count as tied and
-    # keep their candidate order, so that data equal up to a change of units pick the same one
-    best = jnp.min(ranking)
-    ranking = jnp.where(ranking <= best + 1e-6 * jnp.maximum(jnp.abs(best), 1.0), best, ranking)
-    order = jnp.argsort(ranking, stable=True)[:map_restarts]
-    chosen = {k: v[order] for k, v in starts.items()}
+    if map_restarts >= candidates.centers.shape[0]:
+        # every start is optimised: a ranking would only reorder them (and cost its compilation)
+        chosen = starts
+    else:
+        ranking = negative_log_joints(x_init, starts, init_kwargs, model)
+        ranking = jnp.where(jnp.isnan(ranking), jnp.inf, ranking)
+        # starts equal to rounding (often one solution in another label order) count as tied and
+        # keep their candidate order, so that data equal up to a change of units pick the same one
+        best = jnp.min(ranking)
+        ranking = jnp.where(ranking <= best + 1e-6 * jnp.maximum(jnp.abs(best), 1.0), best, ranking)
+        order = jnp.argsort(ranking, stable=True)[:map_restarts]
+        chosen = {k: v[order] for k, v in starts.items()}
     # past init_samples rows, BFGS first solves on the rows the starts were found on and
     # carries that solution and its curvature to all rows (optimize_restarts' ``coarse``)
     coarse = (x_init, init_kwargs) if x_init.shape[0] < x.shape[0] else None
-    params, final, losses, n_iter = optimize_restarts(
-        key_map, x, chosen, kwargs, model=model, optimizer=optimizer, learning_rate=learning_rate, num_steps=num_steps,
-        coarse=coarse,
-    )
-    return params, final, losses, n_iter, chosen
+
+    def optimise(starts):
+        return optimize_restarts(
+            key_map, x, starts, kwargs, model=model, optimizer=optimizer, learning_rate=learning_rate, num_steps=num_steps,
+            coarse=coarse,
+        )
+
+    if split_merge_rounds:
+        params, final, losses, n_iter, moves = _split_merge(optimise, x, chosen, kwargs, model, split_merge_rounds, num_steps)
+    else:
+        (params, final, losses, n_iter), moves = optimise(chosen), jnp.zeros((), jnp.int32)
+    return params, final, losses, n_iter, chosen, moves
+
+
+def _split_merge(optimise, x, starts, kwargs, model, rounds, num_steps):
+    """``optimise(starts)``, then up to ``rounds`` rounds of split-and-merge moves from the best
+    optimum (:mod:`probkm.inference.split_merge`): each round screens every move with
+    :data:`SCREEN_STEPS` EM steps and optimises the best ones, as many as ``starts`` holds (so
+    one traced optimiser serves every round), and the rounds stop at the first that does not
+    improve the log joint. Returns the first round's per-start results with the best start's
+    slot holding the final optimum, and the number of moves kept."""
+    n_starts = jax.tree_util.tree_leaves(starts)[0].shape[0]
+
+    def screened(point):
+        moves, valid = split_merge_proposals(x, point, kwargs)
+        # sigma held at the optimum's while screening: ranking the moves needs no Newton steps on it
+        held = {**kwargs, "sigma": point["sigma"]}
+        moved = jax.vmap(lambda values: em_steps(x, values, held, max_steps=SCREEN_STEPS)[0])({k: moves[k] for k in ("weights", "means")})
+        moved["sigma"] = moves["sigma"]
+        loss = negative_log_joints(x, moved, kwargs, model)
+        order = jnp.argsort(jnp.where(valid & jnp.isfinite(loss), loss, jnp.inf))[:MOVES_OPTIMISED]
+        # the other slots restart from the optimum itself, where the optimiser stops at once
+        slots = jnp.arange(n_starts)
+        following = {k: jnp.where((slots < order.shape[0]).reshape((-1,) + (1,) * (v.ndim - 1)), v[order[jnp.minimum(slots, order.shape[0] - 1)]], point[k][None])
+                     for k, v in moved.items()}
+        return following, jnp.any(valid)
+
+    def body(state):
+        round_, current, first, best, best_loss, best_iter, _, kept = state
+        params, final, losses, n_iter = jax.tree_util.tree_map(lambda new, old: new.astype(old.dtype), optimise(current), first)
+        first = jax.tree_util.tree_map(lambda new, old: jnp.where(round_ == 0, new, old), (params, final, losses, n_iter), first)
+        i = jnp.argmin(jnp.where(jnp.isfinite(final), final, jnp.inf))
+        # a move must gain more than the optimiser's own noise (BFGS stops at a gradient of 1e-5 per row)
+        margin = jnp.where(jnp.isfinite(best_loss), jnp.maximum(1e-6 * jnp.abs(best_loss), 1e-4), 0.0)
+        better = final[i] < best_loss - margin
+        best = jax.tree_util.tree_map(lambda new, old: jnp.where(better, new[i], old), params, best)
+        best_loss = jnp.where(better, final[i], best_loss)
+        best_iter = best_iter + jnp.where(better, n_iter[i], 0)
+        kept = kept + jnp.where(better & (round_ > 0), 1, 0)
+        following, any_move = screened(best)
+        return round_ + 1, following, first, best, best_loss, best_iter, better & any_move & (round_ < rounds), kept
+
+    # the carry's shapes, written out: jax.eval_shape would trace the optimiser a second time
+    dtype = x.dtype
+    first = ({k: jnp.zeros(v.shape, dtype) for k, v in starts.items()}, jnp.zeros(n_starts, dtype),
+             jnp.zeros((n_starts, num_steps), dtype), jnp.zeros(n_starts, jnp.int32))
+    best = {k: jnp.zeros(v.shape[1:], dtype) for k, v in starts.items()}
+    state = (jnp.zeros((), jnp.int32), starts, first, best, jnp.asarray(jnp.inf, dtype), jnp.zeros((), jnp.int32), jnp.asarray(True), jnp.zeros((), jnp.int32))
+    _, _, (params, final, losses, n_iter), best, best_loss, best_iter, _, kept = jax.lax.while_loop(lambda s: s[6], body, state)
+    i = jnp.argmin(jnp.where(jnp.isfinite(final), final, jnp.inf))
+    found = jnp.isfinite(best_loss)  # no start gave a finite optimum: nothing to put anywhere
+    params = jax.tree_util.tree_map(lambda all_, one: jnp.where(found, all_.at[i].set(one), all_), params, best)
+    return params, jnp.where(found, final.at[i].set(best_loss), final), losses, jnp.where(found, n_iter.at[i].set(best_iter), n_iter), kept
 
 
 def map_from_kmeans(
@@ -172,6 +240,7 @@ def map_from_kmeans(
     subsample_size: int | None = None,
     row_weights: Array | None = None,
     init_means: Array | None = None,
+    split_merge_rounds: int = 0,
     **model_kwargs: Any,
 ) -> tuple[MapResult, dict[str, Array]]:
     """MAP of ``model(x, n_components=..., **model_kwargs)`` started from k-means solutions.
@@ -202,6 +271,11 @@ def map_from_kmeans(
         Means to start from besides the k-means candidates (units of ``x``): each set becomes
         one more start, with proportions and plug-in sigma from its nearest-mean assignment, and
         takes part in the ranking like the others. ``n_extra`` is part of the compiled shape.
+    split_merge_rounds : int, default 0
+        Most rounds of split-and-merge moves from the best optimum (:mod:`probkm.inference.split_merge`;
+        each round optimises as many moves as ``map_restarts``, and the rounds stop at the first
+        that does not raise the log joint). Only where EM applies (:func:`probkm.inference.em.em_applies`)
+        and weights, means and sigma are all free; elsewhere ignored.
     **model_kwargs
         The model's other keyword arguments; a ``component_mask`` (:func:`probkm.core.shapes.component_mask`)
         reaches the k-means starts too, so one compiled fit serves every ``K <= n_components``,
@@ -230,15 +304,17 @@ def map_from_kmeans(
     """
     check_optimizer(optimizer, subsample_size)
     kwargs = {"n_components": n_components, "subsample_size": subsample_size, "row_weights": row_weights, **model_kwargs}
+    if optimizer != "bfgs" or not em_applies(model, kwargs) or any(kwargs.get(site) is not None for site in ("weights", "means", "sigma")):
+        split_merge_rounds = 0
     static, traced = split_model_kwargs(kwargs)
-    params, final, losses, n_iter, chosen = _map_from_kmeans(
+    params, final, losses, n_iter, chosen, moves = _map_from_kmeans(
         rng_key, x, jnp.asarray(temperatures, dtype=jnp.result_type(float)), traced,
         None if init_means is None else as_jax(np.reshape(init_means, (-1, n_components, x.shape[1]))),
         model=model, static_kwargs=static,
         n_init=int(n_init), map_restarts=int(map_restarts), init_samples=int(init_samples), num_steps=int(num_steps),
-        optimizer=optimizer, learning_rate=float(learning_rate),
+        optimizer=optimizer, learning_rate=float(learning_rate), split_merge_rounds=int(split_merge_rounds),
     )
     final = np.asarray(final)
     best = int(np.argmin(np.where(np.isfinite(final), final, np.inf)))
     best_params = {k: np.asarray(v)[best] for k, v in params.items()}  # on the host: no program to compile
-    return MapResult(best_params, final[best], losses, final, best, np.asarray(n_iter)), chosen
+    return MapResult(best_params, final[best], losses, final, best, np.asarray(n_iter), int(moves)), chosen

@@ -53,6 +53,10 @@ class MapResult(NamedTuple):
         Index of the kept restart.
     n_iter : numpy.ndarray, shape (n_restarts,)
         Iterations each restart ran: BFGS iterations, or Adam steps.
+    n_moves : int
+        Split-and-merge moves kept after the restarts (:mod:`probkm.inference.split_merge`;
+        0 unless asked for); ``params``, ``loss`` and the best restart's entries of
+        ``restart_losses`` and ``n_iter`` then describe the optimum they led to.
 
     Examples
     --------
@@ -74,6 +78,7 @@ class MapResult(NamedTuple):
     restart_losses: Array
     best: int
     n_iter: Array
+    n_moves: int = 0
 
 
 class _SortedTraceELBO(Trace_ELBO):
