@@ -13,8 +13,9 @@ intra_op_parallelism_threads=N"``, R through ``OMP_NUM_THREADS``, ``OPENBLAS_NUM
    nats per point (probkm minus mclust; negative means probkm found a lower maximum). probkm's
    MAP carries weak priors, so its log-likelihood at the MAP may sit a hair below the MLE.
 2. **Time of a BIC scan K = 1..16** on N = 10,000, D = 4: ``select_n_components(X, range(1, 17))``
-   (which gives BIC, AIC and ICL) against ``mclustBIC`` plus ``mclustICL`` over the same
-   ``G``, each called twice in one process (first call, then warm).
+   (which gives BIC, AIC and ICL) in a fresh process with an empty compilation cache (first
+   call, then warm) and in a second fresh process with that cache filled, against ``mclustBIC``
+   plus ``mclustICL`` over the same ``G``, called twice in one R process.
 3. **K recovery** on shared-sigma mixtures, K = 2..15 well separated (``separation=12``,
    sigma 1, D = 2, N = 1,000), 10 seeds each, by BIC (probkm and mclust, scanning K = 1..16) and
    by the annealing staircase (K_max = 16); and a confusion table (true K against chosen K) for
@@ -182,23 +183,48 @@ for (name in c({", ".join(repr(n) for n in datasets)})) {{
     return rows
 
 
+TIMING_CHILD = """
+import json, sys, time, warnings
+from probkm.inference.compilation_cache import enable_compilation_cache
+enable_compilation_cache(sys.argv[1])
+import probkm
+from probkm.datasets import synthetic_mixture
+n, k_max = int(sys.argv[3]), int(sys.argv[4])
+X = synthetic_mixture(n, n_components=6, n_features=4, sigma=1.0, separation=8.0, seed=0).X
+out = {}
+for label in sys.argv[2].split(","):
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scan = probkm.select_n_components(X, range(1, k_max + 1), "bic", random_state=0)
+    out[label] = time.perf_counter() - t0
+out["k"] = int(scan.n_components_)
+print("RESULT " + json.dumps(out))
+"""
+
+
 def part_timing(env, n: int, k_max: int) -> dict:
-    """Measurement 2: a BIC (and ICL) scan K = 1..k_max, first call and warm."""
+    """Measurement 2: a BIC (and ICL) scan K = 1..k_max: in a fresh process with an empty
+    compilation cache (first call, then warm), and in a second fresh process with that cache
+    filled; mclust's first and warm calls in one R process."""
     import numpy as np
 
-    import probkm
     from probkm.datasets import synthetic_mixture
 
     X = synthetic_mixture(n, n_components=6, n_features=4, sigma=1.0, separation=8.0, seed=0).X
     result = {"n": n, "d": 4, "k_max": k_max}
-    for label in ("first", "warm"):
-        t0 = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            scan = probkm.select_n_components(X, range(1, k_max + 1), "bic", random_state=0)
-        result[f"probkm_{label}_s"] = time.perf_counter() - t0
-        result["probkm_k"] = int(scan.n_components_)
-        print(f"[timing] probkm {label}: {result[f'probkm_{label}_s']:.1f} s, K = {scan.n_components_}", flush=True)
+    with tempfile.TemporaryDirectory() as cache:
+        child_env = {**env, "PROBKM_CACHE_DIR": cache, "PYTHONPATH": str(HERE.parent) + os.pathsep + env.get("PYTHONPATH", "")}
+        for labels in ("first,warm", "cached"):
+            run = subprocess.run([sys.executable, "-c", TIMING_CHILD, cache, labels, str(n), str(k_max)], capture_output=True, text=True, env=child_env, check=False)
+            lines = [line for line in run.stdout.splitlines() if line.startswith("RESULT ")]
+            if run.returncode or not lines:
+                raise RuntimeError(f"the timing child failed:\n{run.stderr[-3000:]}")
+            found = json.loads(lines[-1][len("RESULT "):])
+            for label in labels.split(","):
+                result[f"probkm_{label}_s"] = found[label]
+            result["probkm_k"] = found["k"]
+    print(f"[timing] probkm: first {result['probkm_first_s']:.1f} s, cached {result['probkm_cached_s']:.1f} s, warm {result['probkm_warm_s']:.2f} s", flush=True)
     with tempfile.TemporaryDirectory() as folder:
         np.savetxt(Path(folder) / "x.csv", X, delimiter=",", fmt="%.17g")
         code = f"""suppressMessages(library(mclust))
@@ -325,10 +351,14 @@ def markdown(results: dict) -> str:
         lines += [f"Total fit time: probkm {secs_p:.0f} s (default settings; includes compiling one program per data set), mclust {secs_m:.0f} s.", ""]
     timing = results.get("timing")
     if timing:
+        cached = timing.get("probkm_cached_s")
         lines += ["## 2. Time of a scan K = 1..{k_max} on N = {n}, D = {d}".format(**timing), "", *stamp("timing"),
-                  "| | first call (s) | warm (s) | chosen K |", "|---|---|---|---|",
-                  f"| probkm `select_n_components` (BIC, AIC and ICL) | {timing['probkm_first_s']:.1f} | {timing['probkm_warm_s']:.1f} | {timing['probkm_k']} |",
-                  f"| mclust `mclustBIC` + `mclustICL` | {timing['mclust_first_s']:.1f} | {timing['mclust_warm_s']:.1f} | {timing['mclust_k']} |", ""]
+                  "probkm: first call in a fresh process with an empty compilation cache (every program compiles), a fresh process with "
+                  "that cache filled, and the first process again (warm). mclust compiles nothing: its first call is its cached one.", "",
+                  "| | first call, empty cache (s) | fresh process, cache filled (s) | warm (s) | chosen K |", "|---|---|---|---|---|",
+                  f"| probkm `select_n_components` (BIC, AIC and ICL) | {timing['probkm_first_s']:.1f} | " + (f"{cached:.1f}" if cached is not None else "-")
+                  + f" | {timing['probkm_warm_s']:.2f} | {timing['probkm_k']} |",
+                  f"| mclust `mclustBIC` + `mclustICL` | {timing['mclust_first_s']:.1f} | {timing['mclust_first_s']:.1f} | {timing['mclust_warm_s']:.2f} | {timing['mclust_k']} |", ""]
     for key, title in (("recovery", "well separated"), ("overlap", "overlapping")):
         rec = results.get(key)
         if not rec:
@@ -372,7 +402,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     previous = out / "select.json"
     results = json.loads(previous.read_text()) if previous.exists() else {}
-    made = {"commit": _commit(), "command": "python benchmarks/bench_select.py " + " ".join(argv if argv is not None else sys.argv[1:])}
+    made = {"commit": _commit(), "command": " ".join(["python benchmarks/bench_select.py", *(argv if argv is not None else sys.argv[1:])])}
     stamps = results.setdefault("stamps", {})
     for key in ("loglik", "timing", "recovery", "overlap"):  # results from before per-part stamps
         if key in results and key not in stamps:
