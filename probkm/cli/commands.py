@@ -286,7 +286,7 @@ def _cmd_select(args, say) -> Path:
     Z = scaling.forward(dataset.X)
     out = prepare_output_dir(args.out or config.output, force=args.force)
     say(f"selecting K in {config.k_min}..{config.k_max} by {config.criterion} on {dataset.name}; writing into {out.resolve()}")
-    params = {"n_init": config.n_init, "map_restarts": config.map_restarts, "progress_bar": not args.quiet}
+    params = {"n_init": config.n_init, "map_restarts": config.map_restarts, "split_merge": config.split_merge, "progress_bar": not args.quiet}
     if config.criterion == "loo":
         params.update(num_warmup=config.num_warmup, num_samples=config.num_samples, num_chains=config.num_chains)
     result = select_n_components(

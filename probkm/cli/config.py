@@ -250,6 +250,7 @@ class SelectConfig:
     criterion: str = setting("bic", Options(CRITERIA), "bic, aic, icl, loo (NUTS and stacking) or annealing (the staircase)")
     n_init: int = setting(3, Integer(0), "k-means++ restarts beside annealing for each K's MAP start")
     map_restarts: int | str = setting("auto", Either(Options(("auto",)), Integer(1)), "MAP optimisations per K, from the best-ranked starts; auto: every start up to 1,000 rows, else 1")
+    split_merge: bool | str = setting("auto", Either(Options(("auto",)), Boolean()), "split-and-merge moves after each K's MAP; auto: up to 1,000 rows")
     num_warmup: int = setting(500, Integer(0), "loo: NUTS warmup iterations per chain")
     num_samples: int = setting(500, Integer(1), "loo: NUTS draws kept per chain")
     num_chains: int = setting(2, Integer(1), "loo: NUTS chains")

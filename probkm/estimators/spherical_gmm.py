@@ -123,9 +123,10 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         rises (at most 8 rounds). They leave local optima that every start falls into: on
         standardised wine they raise the MAP's log joint at every K from 5 to 12, by 1.9 to 16
         nats, and on breast cancer by 14 to 31 nats at K = 8, 11, 12 (seed 0). Each round
-        screens 48 moves by 10 EM steps and optimises the best two. ``"auto"``: on data of at most 1,000 rows,
-        like ``ward_start``. Full-batch BFGS on complete data with weights, means and sigma
-        all free only; otherwise no moves are made.
+        screens 48 moves by 10 EM steps and optimises the best two; on an iris K-scan this
+        costs about 1.3 s more compilation for a new shape and 1.6 times the run time.
+        ``"auto"``: on data of at most 1,000 rows, like ``ward_start``. Full-batch BFGS on
+        complete data with weights, means and sigma all free only; otherwise no moves are made.
     batch_size : int or None, default None
         Minibatch SVI for large data: each Adam step sees ``batch_size`` random rows
         (needs ``optimizer="adam"``; memory stays at the data plus one batch).

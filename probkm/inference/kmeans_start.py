@@ -176,10 +176,11 @@ def _map_from_kmeans(
 def _split_merge(optimise, x, starts, kwargs, model, rounds, num_steps):
     """``optimise(starts)``, then up to ``rounds`` rounds of split-and-merge moves from the best
     optimum (:mod:`probkm.inference.split_merge`): each round screens every move with
-    :data:`SCREEN_STEPS` EM steps and optimises the best ones, as many as ``starts`` holds (so
-    one traced optimiser serves every round), and the rounds stop at the first that does not
-    improve the log joint. Returns the first round's per-start results with the best start's
-    slot holding the final optimum, and the number of moves kept."""
+    :data:`SCREEN_STEPS` EM steps and optimises the best :data:`MOVES_OPTIMISED` of them in
+    as many slots as ``starts`` holds (so one traced optimiser serves every round; the other
+    slots restart from the optimum, where BFGS stops at once), and the rounds stop at the first
+    that does not raise the log joint. Returns the first round's per-start results with the
+    best start's slot holding the final optimum, and the number of moves kept."""
     n_starts = jax.tree_util.tree_leaves(starts)[0].shape[0]
 
     def screened(point):
@@ -273,8 +274,8 @@ def map_from_kmeans(
         takes part in the ranking like the others. ``n_extra`` is part of the compiled shape.
     split_merge_rounds : int, default 0
         Most rounds of split-and-merge moves from the best optimum (:mod:`probkm.inference.split_merge`;
-        each round optimises as many moves as ``map_restarts``, and the rounds stop at the first
-        that does not raise the log joint). Only where EM applies (:func:`probkm.inference.em.em_applies`)
+        each round screens the moves by EM steps and optimises the best two, and the rounds stop
+        at the first that does not raise the log joint). Only where EM applies (:func:`probkm.inference.em.em_applies`)
         and weights, means and sigma are all free; elsewhere ignored.
     **model_kwargs
         The model's other keyword arguments; a ``component_mask`` (:func:`probkm.core.shapes.component_mask`)
@@ -287,7 +288,8 @@ def map_from_kmeans(
     result : MapResult
         The :class:`~probkm.inference.map.MapResult`.
     starts : dict of str to Array
-        The starting points the optimiser ran from, best log joint first (site name to
+        The starting points the optimiser ran from, best log joint first (in candidate order
+        when every candidate is optimised, where a ranking would only reorder them; site name to
         ``(map_restarts, ...)``).
 
     Examples
