@@ -209,8 +209,10 @@ def _split_merge(optimise, x, starts, kwargs, model, rounds, num_steps):
         best_loss = jnp.where(better, final[i], best_loss)
         best_iter = best_iter + jnp.where(better, n_iter[i], 0)
         kept = kept + jnp.where(better & (round_ > 0), 1, 0)
-        following, any_move = screened(best)
-        return round_ + 1, following, first, best, best_loss, best_iter, better & any_move & (round_ < rounds), kept
+        # screen the next moves only if there will be a next round
+        going = better & (round_ < rounds)
+        following, any_move = jax.lax.cond(going, screened, lambda _: (current, jnp.asarray(False)), best)
+        return round_ + 1, following, first, best, best_loss, best_iter, going & any_move, kept
 
     # the carry's shapes, written out: jax.eval_shape would trace the optimiser a second time
     dtype = x.dtype
