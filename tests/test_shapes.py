@@ -14,7 +14,7 @@ from numpyro.infer.util import log_density
 from sklearn.exceptions import ConvergenceWarning
 
 import probkm
-from probkm.algorithms.kmeans import kmeans_candidates
+from probkm.algorithms.kmeans import ANNEAL_SAMPLES, INIT_SAMPLES, kmeans_candidates, subsample_observed
 from probkm.algorithms.annealing import geometric_schedule
 from probkm.core.likelihood import annealed_log_likelihood
 from probkm.core.shapes import MAX_PADDED_ROWS, MIN_COMPONENTS, MIN_ROWS, bucket_components, bucket_rows, pad_rows
@@ -32,6 +32,18 @@ def test_the_ladder_is_short_and_tight():
     assert all(b / a <= 1.26 for a, b in zip(sizes, sizes[1:]))
     assert all(bucket_rows(n) >= n for n in range(1, 5000))
     assert bucket_rows(100_000) == 100_000  # large data: the exact shape
+
+
+def test_the_starts_draw_no_subsample_from_data_padded_to_their_limit():
+    # limits off the ladder would draw 10,000 rows (with replacement) from data of 10,000
+    # rows padded to 11,648, and the MAP would solve twice: on the draw, then on all rows
+    ladder = {bucket_rows(n) for n in range(1, 20_000)}
+    assert INIT_SAMPLES in ladder and ANNEAL_SAMPLES in ladder and INIT_SAMPLES >= bucket_rows(10_000)
+    for real in (10_000, 2_800):
+        limit = INIT_SAMPLES if real > ANNEAL_SAMPLES else ANNEAL_SAMPLES
+        x, rows = (jnp.asarray(a, jnp.float32) for a in pad_rows(np.ones((real, 2))))
+        drawn, weights, _ = subsample_observed(jax.random.key(0), x, limit, rows)
+        assert drawn is x and weights is rows
 
 
 def test_padded_rows_of_weight_zero_change_no_value_or_gradient():

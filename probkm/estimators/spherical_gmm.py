@@ -63,7 +63,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
 
     MAP (``inference="map"``) or full posterior by NUTS (``inference="mcmc"``), always with
     an :class:`arviz.InferenceData` in ``idata_``. The MAP starts from deterministic
-    annealing and ``n_init`` k-means++ restarts (on at most 10,000 random rows) and, with
+    annealing and ``n_init`` k-means++ restarts (on at most 11,648 random rows) and, with
     ``ward_start`` (by default up to 1,000 rows), Ward's hierarchical clustering, and keeps
     the restart with the best objective; NUTS starts every chain at the MAP, and its draws are
     relabelled before any summary (``relabel``; :mod:`probkm.inference.relabel`).

@@ -21,7 +21,7 @@ import numpy as np
 from jax import Array
 
 from probkm.algorithms.annealing import assign
-from probkm.algorithms.kmeans import KMeansCandidates, kmeans_candidates, subsample_observed
+from probkm.algorithms.kmeans import INIT_SAMPLES, KMeansCandidates, kmeans_candidates, subsample_observed
 from probkm.algorithms.ward import AUTO_ROWS
 from probkm.inference.em import em_applies, em_steps
 from probkm.inference.map import MapResult, check_optimizer, negative_log_joints, optimize_restarts
@@ -30,7 +30,6 @@ from probkm.inference.model_kwargs import split_model_kwargs
 from probkm.core.programs import compiled
 from probkm.core.scaling import as_jax
 
-INIT_SAMPLES = 10_000  # most rows the k-means start sees
 SPLIT_MERGE_ROUNDS = 8  # most rounds of split-and-merge moves; they stop at the first that gains nothing
 SCREEN_STEPS = 10  # EM steps that rank the split-and-merge moves before the best are optimised
 MOVES_OPTIMISED = 2  # best-ranked moves the optimiser runs from in each round
