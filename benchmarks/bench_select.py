@@ -20,9 +20,14 @@ intra_op_parallelism_threads=N"``, R through ``OMP_NUM_THREADS``, ``OPENBLAS_NUM
    sigma 1, D = 2, N = 1,000), 10 seeds each, by BIC (probkm and mclust, scanning K = 1..16) and
    by the annealing staircase (K_max = 16); and a confusion table (true K against chosen K) for
    overlapping clusters (``separation=4``, K = 2..8).
+4. **LOO and stacking on overlapping clusters** (the data of part 3's overlap rows, K = 2..5,
+   3 seeds, scanning K = 1..K+3): the K that PSIS-LOO chooses, the one BIC chooses on the same
+   scan, the smallest K whose elpd is within one standard error of the best (the usual
+   parsimony rule), the stacking weight on the true K and the stack's mean K.
 
     python benchmarks/bench_select.py                # everything (about an hour on 2 cores)
     python benchmarks/bench_select.py --parts 1      # one part; --quick for a smoke run
+    python benchmarks/bench_select.py --parts 4      # LOO and stacking (about 15 minutes on 2 cores)
 
 Raw results go to ``benchmarks/results/select.json`` and the tables to
 ``benchmarks/results/select.md``, both stamped with the git commit.
@@ -281,6 +286,40 @@ for (f in list.files("{folder}", pattern = "csv$")) {{
     return rows
 
 
+def part_loo(ks, seeds, separation: float, n: int, extra_k: int) -> list[dict]:
+    """Measurement 4: what PSIS-LOO and stacking choose on overlapping clusters, beside BIC on the same scan."""
+    import numpy as np
+
+    import probkm
+    from probkm.datasets import synthetic_mixture
+
+    rows = []
+    for k in ks:
+        for s in seeds:
+            X = synthetic_mixture(n, n_components=k, n_features=2, sigma=1.0, separation=separation, seed=s).X
+            scan = range(1, k + extra_k + 1)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                t0 = time.perf_counter()
+                loo = probkm.select_n_components(X, scan, "loo", random_state=s)
+                secs = time.perf_counter() - t0
+                bic = probkm.select_n_components(X, scan, "bic", random_state=s)
+            frame = loo.to_frame()
+            best = frame["elpd_loo"].idxmax()
+            within = int(min(kk for kk in frame.index if frame.loc[kk, "elpd_loo"] >= frame.loc[best, "elpd_loo"] - frame.loc[best, "se"]))
+            weights = {int(kk): float(w) for kk, w in loo.stacking_weights_.items()}
+            rows.append({
+                "true_k": k, "seed": s, "separation": separation, "n": n, "k_scan": int(scan[-1]),
+                "loo_k": int(loo.n_components_), "bic_k": int(bic.n_components_), "loo_1se_k": within,
+                "weight_true": weights.get(k, 0.0), "stack_mean_k": float(sum(kk * w for kk, w in weights.items())),
+                "weights": weights, "elpd": {int(kk): float(v) for kk, v in frame["elpd_loo"].items()},
+                "se": {int(kk): float(v) for kk, v in frame["se"].items()}, "loo_s": secs,
+            })
+            print(f"[loo sep={separation}] K={k} seed={s}: LOO {rows[-1]['loo_k']}, 1-SE {within}, BIC {rows[-1]['bic_k']}, "
+                  f"weight on true K {rows[-1]['weight_true']:.2f}, stack mean K {rows[-1]['stack_mean_k']:.2f} ({secs:.0f} s)", flush=True)
+    return rows
+
+
 def _commit() -> str:
     try:
         head = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
@@ -299,6 +338,8 @@ def _r_version(env) -> str:
 
 def markdown(results: dict) -> str:
     """The tables of ``results`` (the JSON this script writes)."""
+    import numpy as np
+
     lines = [f"# K selection: probkm against mclust (EII)", "", f"{results['r']}; threads per side: {results['threads']} "
              f"(XLA_FLAGS intra_op_parallelism_threads, OMP/OPENBLAS/MKL_NUM_THREADS). Each part names the commit it measured and its command.", ""]
 
@@ -383,12 +424,28 @@ def markdown(results: dict) -> str:
                 lines += [f"Confusion ({m.replace('_k', '')}): rows true K, columns chosen K.", "", "| true \\ chosen | " + " | ".join(map(str, chosen)) + " |", "|---|" + "---|" * len(chosen)]
                 lines += [f"| {k} | " + " | ".join(str(sum(1 for r in rec if r['true_k'] == k and r[m] == c) or "") for c in chosen) + " |" for k in ks]
                 lines += [""]
+    loo = results.get("loo")
+    if loo:
+        lines += [f"## 4. LOO and stacking, overlapping clusters (separation {loo[0]['separation']}, sigma 1, D = 2, N = {loo[0]['n']})", "",
+                  *stamp("loo"), f"NUTS at each K of the scan K = 1..K+{loo[0]['k_scan'] - loo[0]['true_k']} (default `SphericalGMM(inference=\"mcmc\")` settings), "
+                  "PSIS-LOO and stacking weights by `arviz.compare`. LOO: the K of the highest elpd; 1-SE: the smallest K whose elpd is "
+                  "within one standard error of the highest; BIC: the MAP scan over the same K. Weight: the stacking weight on the true K; "
+                  "mean K: the stack's average K.", "",
+                  "| true K | seed | LOO | 1-SE | BIC | weight on true K | stack mean K | elpd(true K + 1) - elpd(true K) | time (s) |", "|---|---|---|---|---|---|---|---|---|"]
+        for r in loo:
+            step = r["elpd"].get(str(r["true_k"] + 1), r["elpd"].get(r["true_k"] + 1))
+            here = r["elpd"].get(str(r["true_k"]), r["elpd"].get(r["true_k"]))
+            lines.append(f"| {r['true_k']} | {r['seed']} | {r['loo_k']} | {r['loo_1se_k']} | {r['bic_k']} | {r['weight_true']:.2f} | "
+                         f"{r['stack_mean_k']:.2f} | {step - here:+.1f} | {r['loo_s']:.0f} |")
+        count = {m: sum(r[m] == r["true_k"] for r in loo) for m in ("loo_k", "loo_1se_k", "bic_k")}
+        lines += ["", f"Correct: LOO {count['loo_k']}/{len(loo)}, 1-SE {count['loo_1se_k']}/{len(loo)}, BIC {count['bic_k']}/{len(loo)}; "
+                  f"median stacking weight on the true K {float(np.median([r['weight_true'] for r in loo])):.2f}.", ""]
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--parts", default="1,2,3", help="comma list of 1 (log-likelihood), 2 (timing), 3 (recovery)")
+    parser.add_argument("--parts", default="1,2,3,4", help="comma list of 1 (log-likelihood), 2 (timing), 3 (recovery), 4 (LOO and stacking)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--strong", action="store_true", help="part 1: also n_init=10, map_restarts=3")
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny sizes")
@@ -409,7 +466,7 @@ def main(argv=None) -> int:
             stamps[key] = {"commit": results.get("commit", "unknown"), "command": results.get("command", "")}
     results.update(r=_r_version(env), threads=args.threads)
     results.pop("commit", None), results.pop("command", None)
-    for part, keys in ((1, ("loglik",)), (2, ("timing",)), (3, ("recovery", "overlap"))):
+    for part, keys in ((1, ("loglik",)), (2, ("timing",)), (3, ("recovery", "overlap")), (4, ("loo",))):
         if part in parts:
             stamps.update({key: made for key in keys})
     if 2 in parts:  # first, so its first call really is the process's first compile of that shape
@@ -431,6 +488,8 @@ def main(argv=None) -> int:
         k_scan = 5 if args.quick else 16
         results["recovery"] = part_recovery(env, ks, seeds, 12.0, 1_000, k_scan, with_mclust=True)
         results["overlap"] = part_recovery(env, range(2, 4) if args.quick else range(2, 9), seeds, 4.0, 1_000, k_scan, with_mclust=True)
+    if 4 in parts:
+        results["loo"] = part_loo(range(2, 4) if args.quick else range(2, 6), range(1) if args.quick else range(3), 4.0, 300 if args.quick else 1_000, 1 if args.quick else 3)
     from probkm._files import atomic_write
 
     atomic_write(out / "select.json", lambda tmp: tmp.write_text(json.dumps(results, indent=1)))
