@@ -8,6 +8,7 @@ compiled program serves many assertions.
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
@@ -16,6 +17,7 @@ import probkm
 from probkm._checks import InvalidType, InvalidValue
 from probkm.datasets import synthetic_mixture
 from probkm.selection.criteria import classification_entropy, icl, n_free_parameters
+from probkm.selection.stacking import choose_by_loo
 from probkm.selection.staircase import annealing_staircase, distinct_groups
 
 CANDIDATES = (1, 2, 3)
@@ -166,11 +168,27 @@ def test_loo_stacking_weights_and_stacked_samples(blobs):
         ({"n_components": ["a"]}, InvalidValue, "n_components must be a non-empty set of ints"),
         ({"n_components": 2.5}, InvalidType, "n_components must be an int or an iterable of ints"),
         ({"inference": "mcmc"}, InvalidValue, "inference is set by select_n_components"),
+        ({"criterion": "loo", "loo_rule": "widest"}, InvalidValue, "loo_rule must be one of 'one_se', 'best'; got 'widest'."),
     ],
 )
 def test_bad_arguments_say_what_was_wrong(blobs, kwargs, error, message):
     with pytest.raises(error, match=message):
         probkm.select_n_components(blobs, **kwargs)
+
+
+def test_loo_rule_takes_the_smallest_k_within_one_standard_error_of_the_best():
+    # az.compare's columns: elpd_diff and dse against the best K (3 here)
+    table = pd.DataFrame(
+        {"elpd_loo": [-150.0, -104.0, -100.0, -100.3, -100.9], "elpd_diff": [50.0, 4.0, 0.0, 0.3, 0.9], "dse": [9.0, 3.0, 0.0, 0.5, 0.6]},
+        index=[1, 2, 3, 4, 5],
+    )
+    assert choose_by_loo(table, "best") == 3
+    assert choose_by_loo(table, "one_se") == 3  # K = 2 is 4 nats worse, more than its dse of 3
+    table.loc[2, "dse"] = 4.5  # now within one standard error: the simpler K wins
+    assert choose_by_loo(table, "one_se") == 2
+    # the best K itself has dse 0 and is always eligible, however large the others' dse
+    table["dse"] = [0.0, 0.0, 0.0, 0.0, 0.0]
+    assert choose_by_loo(table, "one_se") == 3
 
 
 def test_plot_staircase_needs_the_annealing_criterion(bic_scan):

@@ -24,6 +24,7 @@ from probkm.estimators.annealed_kmeans import SIGMA_SOURCES
 from probkm.inference.map import OPTIMIZERS
 from probkm.inference.relabel import DEFAULT_RELABEL, RELABEL_METHODS
 from probkm.selection.criteria import CRITERIA
+from probkm.selection.stacking import LOO_RULES
 from probkm.studies.identifiability import SETTINGS
 
 
@@ -254,6 +255,7 @@ class SelectConfig:
     num_warmup: int = setting(500, Integer(0), "loo: NUTS warmup iterations per chain")
     num_samples: int = setting(500, Integer(1), "loo: NUTS draws kept per chain")
     num_chains: int = setting(2, Integer(1), "loo: NUTS chains")
+    loo_rule: str = setting("one_se", Options(LOO_RULES), "loo: one_se (the smallest K within one standard error of the best elpd) or best (the highest elpd)")
     n_bootstrap: int = setting(20, Integer(0), "annealing: resamples of the rows for the band")
     distinct_tol: float = setting(0.02, Real(0.0), "annealing: centroids closer than this times the data's pooled sd are one")
     n_generate: int | None = setting(None, Optional(Integer(1)), "points generated from the chosen (or stacked) model; null: as many as the data")

@@ -18,7 +18,7 @@ from probkm._files import atomic_write
 from probkm.estimators.spherical_gmm import SphericalGMM
 from probkm.selection.criteria import CRITERIA, INFORMATION_CRITERIA, information_criteria
 from probkm.selection.plots import plot_criterion, plot_staircase
-from probkm.selection.stacking import compare_loo, sample_stacked
+from probkm.selection.stacking import LOO_RULES, choose_by_loo, compare_loo, sample_stacked
 from probkm.selection.staircase import annealing_staircase, widest_plateau
 
 RESERVED = ("n_components", "inference", "random_state")
@@ -34,7 +34,8 @@ class SelectionResult:
     candidates_ : ndarray of int, shape (n_candidates,)
         The ``K`` scanned, increasing.
     n_components_ : int
-        The chosen ``K``.
+        The chosen ``K``: the lowest score, except for LOO under its default one-standard-error
+        rule (``loo_rule``), which may choose a smaller ``K`` than the lowest ``-2 elpd_loo``.
     scores_ : ndarray, shape (n_candidates,)
         The criterion per ``K``, lower is better (scikit-learn's sign): BIC, AIC or ICL;
         ``-2 elpd_loo`` for LOO; minus the width in ``log T`` of the ``K`` step for the
@@ -90,7 +91,7 @@ class SelectionResult:
 
         Keys: ``n_components``, the criterion's own columns (``n_parameters``,
         ``log_likelihood``, ``bic``, ``aic``, ``icl``, ``entropy``, ``sigma``; for LOO ``elpd_loo``,
-        ``se``, ``p_loo``, ``looic``, ``weight``; for the staircase ``plateau_width``, ``t_high``,
+        ``se``, ``elpd_diff``, ``dse``, ``p_loo``, ``looic``, ``weight``; for the staircase ``plateau_width``, ``t_high``,
         ``t_low``, ``bootstrap_frequency``), ``delta`` (score minus the best), ``chosen`` and ``note``.
 
         Returns
@@ -328,7 +329,7 @@ def _scan_information(X, candidates, criterion, seed, params, say) -> dict[str, 
     return {"scores": scores, "log_likelihood": log_lik, "estimators": estimators, "rows": rows, "notes": notes, "caught": caught_by_k, "extra": {}}
 
 
-def _scan_loo(X, candidates, seed, params, say) -> dict[str, Any]:
+def _scan_loo(X, candidates, seed, params, rule, say) -> dict[str, Any]:
     estimators, notes, caught_by_k, ward = {}, {}, {}, None
     for k in candidates:
         say(f"K = {k}: NUTS")
@@ -346,7 +347,8 @@ def _scan_loo(X, candidates, seed, params, say) -> dict[str, Any]:
         elpd = float(r["elpd_loo"])
         rows.append({
             "n_components": int(k), "log_likelihood": float(np.sum(estimators[int(k)].score_samples(X))), "elpd_loo": elpd,
-            "se": float(r["se"]), "p_loo": float(r["p_loo"]), "looic": -2.0 * elpd, "weight": float(r["weight"]),
+            "se": float(r["se"]), "elpd_diff": float(r["elpd_diff"]), "dse": float(r["dse"]), "p_loo": float(r["p_loo"]),
+            "looic": -2.0 * elpd, "weight": float(r["weight"]),
         })
     weights = {row["n_components"]: row["weight"] for row in rows}
     total = sum(weights.values())
@@ -354,6 +356,7 @@ def _scan_loo(X, candidates, seed, params, say) -> dict[str, Any]:
     return {
         "scores": np.array([row["looic"] for row in rows]), "log_likelihood": np.array([row["log_likelihood"] for row in rows]),
         "estimators": estimators, "rows": rows, "notes": notes, "caught": caught_by_k, "extra": extra,
+        "chosen": choose_by_loo(table, rule),
     }
 
 
@@ -394,6 +397,7 @@ def select_n_components(
     distinct_tol: float = 0.02,
     staircase_temperatures: int = 120,
     staircase_t_min: float = 1e-4,
+    loo_rule: str = "one_se",
     progress: Callable[[str], None] | None = None,
     **estimator_params: Any,
 ) -> SelectionResult:
@@ -408,8 +412,9 @@ def select_n_components(
       responsibilities: overlapping components pay for the uncertainty of their assignments
       (mclust's ``icl`` uses the hard form, :mod:`probkm.selection.criteria`);
     * ``"loo"``: NUTS at each ``K``, PSIS-LOO and stacking weights by :func:`arviz.compare`;
-      the score is ``-2 elpd_loo``, and :meth:`SelectionResult.sample` draws from the mixture
-      over ``K`` with the stacking weights;
+      the score is ``-2 elpd_loo``, the choice by default the smallest ``K`` within one standard
+      error of the best (``loo_rule``), and :meth:`SelectionResult.sample` draws from the
+      mixture over ``K`` with the stacking weights;
     * ``"annealing"``: the widest step of the deterministic-annealing staircase with
       ``K_max = max(n_components)`` centroids, the trivial ``K = 1`` step and the last step at
       ``K_max`` excluded (:mod:`probkm.selection.staircase`), with a bootstrap over the rows;
@@ -431,6 +436,11 @@ def select_n_components(
         Staircase only: steps of its schedule from ``T = 1``.
     staircase_t_min : float, default 1e-4
         Staircase only: the schedule's end.
+    loo_rule : {"one_se", "best"}, default "one_se"
+        LOO only: ``"one_se"`` chooses the smallest ``K`` whose ``elpd_loo`` is within one
+        standard error of its difference from the best (``elpd_diff <= dse``), ``"best"`` the
+        highest ``elpd_loo`` (:func:`probkm.selection.stacking.choose_by_loo`). The stacking
+        weights do not depend on it.
     progress : callable, optional
         Called with a line of text before each fit.
     **estimator_params
@@ -465,6 +475,7 @@ def select_n_components(
     [430, 293, 312]
     """
     criterion = check("criterion", criterion, Options(CRITERIA))
+    loo_rule = check("loo_rule", loo_rule, Options(LOO_RULES))
     X = check_numeric_2d(X)
     candidates = _candidates(n_components, X.shape[0])
     reserved = sorted(set(estimator_params) & set(RESERVED))
@@ -475,7 +486,7 @@ def select_n_components(
     if criterion in INFORMATION_CRITERIA:
         found = _scan_information(X, candidates, criterion, seed, estimator_params, say)
     elif criterion == "loo":
-        found = _scan_loo(X, candidates, seed, estimator_params, say)
+        found = _scan_loo(X, candidates, seed, estimator_params, loo_rule, say)
     else:
         settings = {"n_bootstrap": n_bootstrap, "distinct_tol": distinct_tol, "n_temperatures": staircase_temperatures, "t_min": staircase_t_min}
         found = _scan_annealing(X, candidates, seed, estimator_params, settings, say)

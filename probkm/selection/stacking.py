@@ -154,6 +154,44 @@ def compare_loo(estimators: Mapping[int, Any], X: Any) -> tuple[Any, dict[int, s
     return table, notes
 
 
+LOO_RULES = ("one_se", "best")
+
+
+def choose_by_loo(table: Any, rule: str = "one_se") -> int:
+    """The ``K`` that PSIS-LOO chooses from :func:`arviz.compare`'s table.
+
+    ``"best"``: the highest ``elpd_loo``. ``"one_se"``: the smallest ``K`` whose ``elpd_loo`` is
+    within one standard error of its difference from the best (``elpd_diff <= dse``). On
+    overlapping clusters the elpd hardly changes past the true ``K`` (a superfluous component
+    costs almost nothing out of sample), so the highest elpd is often a ``K`` too many by a
+    fraction of a nat: in ``benchmarks/bench_select.py`` (part 4) it chose ``K + 1`` in 3 of 12
+    fits, where the one-standard-error rule chose the true ``K`` in all 12.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`arviz.compare`'s table indexed by ``K`` (columns ``elpd_loo``, ``elpd_diff``, ``dse``).
+    rule : {"one_se", "best"}
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from probkm.selection.stacking import choose_by_loo
+    >>> table = pd.DataFrame({"elpd_loo": [-120.0, -100.4, -100.0], "elpd_diff": [20.0, 0.4, 0.0], "dse": [6.0, 1.1, 0.0]}, index=[1, 2, 3])
+    >>> choose_by_loo(table, "best"), choose_by_loo(table, "one_se")
+    (3, 2)
+    """
+    best = int(table["elpd_loo"].idxmax())
+    if rule == "best":
+        return best
+    close = [int(k) for k in table.index if table.loc[k, "elpd_diff"] <= table.loc[k, "dse"] or int(k) == best]
+    return min(close)
+
+
 def sample_stacked(estimators: Mapping[int, Any], weights: Mapping[int, float], n_samples: int, *, random_state: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """Draw from the mixture over ``K``: each point's ``K`` by its weight, then from that ``K``'s posterior predictive.
 
@@ -199,4 +237,4 @@ def sample_stacked(estimators: Mapping[int, Any], weights: Mapping[int, float], 
     return np.concatenate(parts)[order], np.concatenate(labels)[order]
 
 
-__all__ = ["pointwise_log_likelihood", "loo_data", "compare_loo", "sample_stacked"]
+__all__ = ["LOO_RULES", "pointwise_log_likelihood", "loo_data", "compare_loo", "choose_by_loo", "sample_stacked"]
