@@ -165,7 +165,7 @@ def choose_by_loo(table: Any, rule: str = "one_se") -> int:
     overlapping clusters the elpd hardly changes past the true ``K`` (a superfluous component
     costs almost nothing out of sample), so the highest elpd is often a ``K`` too many by a
     fraction of a nat: in ``benchmarks/bench_select.py`` (part 4) it chose ``K + 1`` in 3 of 12
-    fits, where the one-standard-error rule chose the true ``K`` in all 12.
+    fits, where the one-standard-error rule chose the true ``K`` in 11.
 
     Parameters
     ----------
