@@ -26,9 +26,9 @@ from probkm.core.exported import serializable
 from probkm.core.programs import compiled
 
 # Rungs of the row ladder (probkm.core.shapes.bucket_rows), not round numbers: data padded to
-# at most this size is never subsampled. With 10,000 as the limit, data of 10,000 rows (padded
-# to 11,648) was: a draw of 10,000 rows with replacement repeats a third of them, and the MAP
-# then solved twice, on the draw and again on all rows.
+# at most this size is never subsampled. Under a round limit of 10,000, data of 10,000 rows
+# (padded to 11,648) would be: a draw of 10,000 rows with replacement repeats a third of them,
+# and the MAP would solve twice, on the draw and again on all rows.
 INIT_SAMPLES = 11_648  # most rows seeding and the first Lloyd runs see
 ANNEAL_SAMPLES = 2_944  # most rows annealing sees
 
