@@ -1,10 +1,11 @@
 """How many clusters: probkm's K-scan beside R's mclust on the same model (EII: spherical, one shared variance).
 
 mclust is a reference here, never a dependency (Debian: ``apt-get install -y r-cran-mclust``). It
-runs through ``Rscript`` in a subprocess; probkm runs in this process. Both get the same number
-of threads (``--threads``, default 1): JAX through ``XLA_FLAGS="--xla_cpu_multi_thread_eigen=false
-intra_op_parallelism_threads=N"``, R through ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS`` and
-``MKL_NUM_THREADS``. Three measurements:
+runs through ``Rscript`` in a subprocess; probkm runs in this process. Both get the same cores
+and threads (``--threads N``, default 1): the affinity mask ``0 .. N-1`` (inherited by every
+child process), JAX through ``XLA_FLAGS="--xla_cpu_multi_thread_eigen=false
+intra_op_parallelism_threads=N"`` (and a scan's fits run one per usable core at a time), R through
+``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS`` and ``MKL_NUM_THREADS``. Four measurements:
 
 1. **Log-likelihood per K = 1..12** on standardised (column mean 0, sd 1 with ddof=0) iris,
    wine, breast cancer and digits: probkm's ``SphericalGMM(K)`` MAP with default settings, and
@@ -14,8 +15,9 @@ intra_op_parallelism_threads=N"``, R through ``OMP_NUM_THREADS``, ``OPENBLAS_NUM
    MAP carries weak priors, so its log-likelihood at the MAP may sit a hair below the MLE.
 2. **Time of a BIC scan K = 1..16** on N = 10,000, D = 4: ``select_n_components(X, range(1, 17))``
    (which gives BIC, AIC and ICL) in a fresh process with an empty compilation cache (first
-   call, then warm) and in a second fresh process with that cache filled, against ``mclustBIC``
-   plus ``mclustICL`` over the same ``G``, called twice in one R process.
+   call, then warm calls) and in a second fresh process with that cache filled, ``--repeats``
+   times, against ``mclustBIC`` plus ``mclustICL`` over the same ``G`` in one R process (first
+   call, then warm calls). Kept per thread count: run it with ``--threads 1`` and ``--threads 2``.
 3. **K recovery** on shared-sigma mixtures, K = 2..15 well separated (``separation=12``,
    sigma 1, D = 2, N = 1,000), 10 seeds each, by BIC (probkm and mclust, scanning K = 1..16) and
    by the annealing staircase (K_max = 16); and a confusion table (true K against chosen K) for
@@ -56,6 +58,8 @@ def _set_threads(n: int) -> dict[str, str]:
     os.environ.update(env)
     os.environ["XLA_FLAGS"] = f"--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads={n}"
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    # the same cores for both sides: this process and every child (Rscript, the timing children)
+    os.sched_setaffinity(0, set(range(min(n, os.cpu_count() or n))))
     return {**os.environ, **env}
 
 
@@ -203,39 +207,45 @@ for label in sys.argv[2].split(","):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         scan = probkm.select_n_components(X, range(1, k_max + 1), "bic", random_state=0)
-    out[label] = time.perf_counter() - t0
+    out.setdefault(label, []).append(time.perf_counter() - t0)
 out["k"] = int(scan.n_components_)
 print("RESULT " + json.dumps(out))
 """
 
 
-def part_timing(env, n: int, k_max: int) -> dict:
-    """Measurement 2: a BIC (and ICL) scan K = 1..k_max: in a fresh process with an empty
-    compilation cache (first call, then warm), and in a second fresh process with that cache
-    filled; mclust's first and warm calls in one R process."""
+def part_timing(env, n: int, k_max: int, threads: int, repeats: int) -> dict:
+    """Measurement 2: a BIC (and ICL) scan K = 1..k_max, ``repeats`` times: each in a fresh
+    process with an empty compilation cache (first call, then ``repeats`` warm calls) and in a
+    second fresh process with that cache filled; mclust's first call and ``repeats`` warm calls
+    in one R process. Both sides run on the same ``threads`` cores (the affinity mask, which the
+    children inherit; probkm's scan runs one fit per usable core at a time)."""
     import numpy as np
 
     from probkm.datasets import synthetic_mixture
 
     X = synthetic_mixture(n, n_components=6, n_features=4, sigma=1.0, separation=8.0, seed=0).X
-    result = {"n": n, "d": 4, "k_max": k_max}
-    with tempfile.TemporaryDirectory() as cache:
-        child_env = {**env, "PROBKM_CACHE_DIR": cache, "PYTHONPATH": str(HERE.parent) + os.pathsep + env.get("PYTHONPATH", "")}
-        for labels in ("first,warm", "cached"):
-            run = subprocess.run([sys.executable, "-c", TIMING_CHILD, cache, labels, str(n), str(k_max)], capture_output=True, text=True, env=child_env, check=False)
-            lines = [line for line in run.stdout.splitlines() if line.startswith("RESULT ")]
-            if run.returncode or not lines:
-                raise RuntimeError(f"the timing child failed:\n{run.stderr[-3000:]}")
-            found = json.loads(lines[-1][len("RESULT "):])
-            for label in labels.split(","):
-                result[f"probkm_{label}_s"] = found[label]
-            result["probkm_k"] = found["k"]
-    print(f"[timing] probkm: first {result['probkm_first_s']:.1f} s, cached {result['probkm_cached_s']:.1f} s, warm {result['probkm_warm_s']:.2f} s", flush=True)
+    result = {"n": n, "d": 4, "k_max": k_max, "threads": threads, "cores": sorted(os.sched_getaffinity(0))}
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as cache:
+            child_env = {**env, "PROBKM_CACHE_DIR": cache, "PYTHONPATH": str(HERE.parent) + os.pathsep + env.get("PYTHONPATH", "")}
+            for labels in (",".join(["first"] + ["warm"] * repeats), "cached"):
+                run = subprocess.run([sys.executable, "-c", TIMING_CHILD, cache, labels, str(n), str(k_max)], capture_output=True, text=True, env=child_env, check=False)
+                lines = [line for line in run.stdout.splitlines() if line.startswith("RESULT ")]
+                if run.returncode or not lines:
+                    raise RuntimeError(f"the timing child failed:\n{run.stderr[-3000:]}")
+                found = json.loads(lines[-1][len("RESULT "):])
+                for label in set(labels.split(",")):
+                    result.setdefault(f"probkm_{label}_s", []).extend(found[label])
+                result["probkm_k"] = found["k"]
+    first, cached, warm = (result[f"probkm_{label}_s"] for label in ("first", "cached", "warm"))
+    print(f"[timing] probkm, {threads} thread(s): first {min(first):.1f}-{max(first):.1f} s, cached {min(cached):.1f}-{max(cached):.1f} s, "
+          f"warm {min(warm):.2f}-{max(warm):.2f} s", flush=True)
     with tempfile.TemporaryDirectory() as folder:
         np.savetxt(Path(folder) / "x.csv", X, delimiter=",", fmt="%.17g")
+        labels = ", ".join(['"first"'] + ['"warm"'] * repeats)
         code = f"""suppressMessages(library(mclust))
 X <- as.matrix(read.csv(file.path("{folder}", "x.csv"), header = FALSE))
-for (label in c("first", "warm")) {{
+for (label in c({labels})) {{
   t0 <- proc.time()[["elapsed"]]
   b <- mclustBIC(X, G = 1:{k_max}, modelNames = "EII", verbose = FALSE)
   i <- mclustICL(X, G = 1:{k_max}, modelNames = "EII", verbose = FALSE)
@@ -244,8 +254,9 @@ for (label in c("first", "warm")) {{
 """
         for line in _rscript(code, env).splitlines():
             label, secs, k = line.split()
-            result[f"mclust_{label}_s"], result["mclust_k"] = float(secs), int(k)
-    print(f"[timing] mclust: first {result['mclust_first_s']:.1f} s, warm {result['mclust_warm_s']:.1f} s", flush=True)
+            result.setdefault(f"mclust_{label}_s", []).append(float(secs))
+            result["mclust_k"] = int(k)
+    print(f"[timing] mclust: first {result['mclust_first_s'][0]:.1f} s, warm {min(result['mclust_warm_s']):.1f}-{max(result['mclust_warm_s']):.1f} s", flush=True)
     return result
 
 
@@ -339,7 +350,7 @@ def markdown(results: dict) -> str:
     """The tables of ``results`` (the JSON this script writes)."""
     import numpy as np
 
-    lines = [f"# K selection: probkm against mclust (EII)", "", f"{results['r']}; threads per side: {results['threads']} "
+    lines = [f"# K selection: probkm against mclust (EII)", "", f"{results['r']}; threads per side in parts 1, 3 and 4: {results.get('threads', '-')}" + (" (both pinned to cores 0 to threads - 1)" if results.get("pinned") else "") + "; part 2 says its own "
              f"(XLA_FLAGS intra_op_parallelism_threads, OMP/OPENBLAS/MKL_NUM_THREADS). Each part names the commit it measured and its command.", ""]
 
     def stamp(key):
@@ -391,14 +402,25 @@ def markdown(results: dict) -> str:
         lines += [f"Total fit time: probkm {secs_p:.0f} s (default settings; includes compiling one program per data set), mclust {secs_m:.0f} s.", ""]
     timing = results.get("timing")
     if timing:
-        cached = timing.get("probkm_cached_s")
-        lines += ["## 2. Time of a scan K = 1..{k_max} on N = {n}, D = {d}".format(**timing), "", *stamp("timing"),
+        def spread(values):
+            values = np.asarray(values, dtype=float)
+            return f"{np.median(values):.2f} [{values.min():.2f}, {values.max():.2f}]" if values.size > 1 else f"{values[0]:.2f}"
+
+        runs = [timing[t] for t in sorted(timing, key=int)]
+        lines += ["## 2. Time of a scan K = 1..{k_max} on N = {n}, D = {d}".format(**runs[0]), "",
                   "probkm: first call in a fresh process with an empty compilation cache (every program compiles), a fresh process with "
-                  "that cache filled, and the first process again (warm). mclust compiles nothing: its first call is its cached one.", "",
-                  "| | first call, empty cache (s) | fresh process, cache filled (s) | warm (s) | chosen K |", "|---|---|---|---|---|",
-                  f"| probkm `select_n_components` (BIC, AIC and ICL) | {timing['probkm_first_s']:.1f} | " + (f"{cached:.1f}" if cached is not None else "-")
-                  + f" | {timing['probkm_warm_s']:.2f} | {timing['probkm_k']} |",
-                  f"| mclust `mclustBIC` + `mclustICL` | {timing['mclust_first_s']:.1f} | {timing['mclust_first_s']:.1f} | {timing['mclust_warm_s']:.2f} | {timing['mclust_k']} |", ""]
+                  "that cache filled, and the first process again (warm). mclust compiles nothing: its first call is its cached one. "
+                  "Both sides run on the same cores (the affinity mask) with the same thread counts; probkm's scan runs one fit per "
+                  "usable core at a time. Seconds, median [range] over the runs.", ""]
+        for run in runs:
+            ratio = np.median(run["probkm_first_s"]) / np.median(run["mclust_warm_s"])
+            lines += [*stamp(f"timing_{run['threads']}"), f"**{run['threads']} thread(s)**, cores {run['cores']}: probkm's first call is "
+                      f"{ratio:.2f}x mclust's warm time; warm, {np.median(run['probkm_warm_s']) / np.median(run['mclust_warm_s']):.2f}x.", "",
+                      "| | first call, empty cache | fresh process, cache filled | warm | chosen K |", "|---|---|---|---|---|",
+                      f"| probkm `select_n_components` (BIC, AIC and ICL) | {spread(run['probkm_first_s'])} | {spread(run['probkm_cached_s'])} | "
+                      f"{spread(run['probkm_warm_s'])} | {run['probkm_k']} |",
+                      f"| mclust `mclustBIC` + `mclustICL` | {spread(run['mclust_first_s'])} | {spread(run['mclust_first_s'])} | "
+                      f"{spread(run['mclust_warm_s'])} | {run['mclust_k']} |", ""]
     for key, title in (("recovery", "well separated"), ("overlap", "overlapping")):
         rec = results.get(key)
         if not rec:
@@ -447,7 +469,8 @@ def markdown(results: dict) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--parts", default="1,2,3,4", help="comma list of 1 (log-likelihood), 2 (timing), 3 (recovery), 4 (LOO and stacking)")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="threads per side, and the cores 0..threads-1 both run on")
+    parser.add_argument("--repeats", type=int, default=3, help="part 2: fresh processes, and warm calls in each")
     parser.add_argument("--strong", action="store_true", help="part 1: also n_init=10, map_restarts=3")
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny sizes")
     parser.add_argument("--datasets", default=None, help="part 1: comma list of iris, wine, breast_cancer, digits (default all)")
@@ -465,13 +488,20 @@ def main(argv=None) -> int:
     for key in ("loglik", "timing", "recovery", "overlap"):  # results from before per-part stamps
         if key in results and key not in stamps:
             stamps[key] = {"commit": results.get("commit", "unknown"), "command": results.get("command", "")}
-    results.update(r=_r_version(env), threads=args.threads)
+    results["r"] = _r_version(env)
+    if parts - {2}:  # part 2 keeps its thread count with each run
+        results["threads"], results["pinned"] = args.threads, True
     results.pop("commit", None), results.pop("command", None)
-    for part, keys in ((1, ("loglik",)), (2, ("timing",)), (3, ("recovery", "overlap")), (4, ("loo",))):
+    for part, keys in ((1, ("loglik",)), (2, (f"timing_{args.threads}",)), (3, ("recovery", "overlap")), (4, ("loo",))):
         if part in parts:
             stamps.update({key: made for key in keys})
     if 2 in parts:  # first, so its first call really is the process's first compile of that shape
-        results["timing"] = part_timing(env, 2_000 if args.quick else 10_000, 4 if args.quick else 16)
+        timing = results.get("timing", {})
+        if "n" in timing:  # one run from before runs were kept per thread count: measured again
+            timing = {}
+            stamps.pop("timing", None)
+        timing[str(args.threads)] = part_timing(env, 2_000 if args.quick else 10_000, 4 if args.quick else 16, args.threads, 1 if args.quick else args.repeats)
+        results["timing"] = timing
     def save(key):
         from probkm._files import atomic_write
 

@@ -169,7 +169,7 @@ class Integer(Constraint):
     def allowed(self) -> str:
         if self.high is None:
             return "an int" if self.low is None else f"an int >= {self.low}"
-        return f"an int in [{self.low}, {self.high}]"
+        return f"an int <= {self.high}" if self.low is None else f"an int in [{self.low}, {self.high}]"
 
     def has_type(self, value):
         return _is_int(value)

@@ -194,3 +194,38 @@ def test_loo_rule_takes_the_smallest_k_within_one_standard_error_of_the_best():
 def test_plot_staircase_needs_the_annealing_criterion(bic_scan):
     with pytest.raises(InvalidValue, match="plot_staircase needs criterion='annealing'; got criterion='bic'."):
         bic_scan.plot_staircase()
+
+
+def test_a_scan_past_small_data_compiles_one_fit_program_for_every_k():
+    """Past SMALL_ROWS rows a fit's component bucket is the next power of two, so a scan of
+    K = 1..4 would compile three fit programs (1, 2, 4); the scan pads every K to its largest
+    K's bucket and compiles one, with the numbers of a fit on its own."""
+    import jax
+
+    from probkm.core.shapes import SMALL_ROWS
+
+    X = synthetic_mixture(SMALL_ROWS + 200, n_components=3, n_features=2, separation=8.0, seed=3).X
+    settings = {"n_temperatures": 10, "random_state": 0}
+    probkm.select_n_components(X, [4], **settings)  # compiles the bucket of 4 components
+    compiled = []
+    jax.monitoring.register_event_duration_secs_listener(
+        lambda event, duration, **kw: compiled.append(event) if event.endswith("backend_compile_duration") else None
+    )
+    result = probkm.select_n_components(X, range(1, 4), **settings)
+    assert compiled == [], f"{len(compiled)} programs compiled by a scan whose bucket was compiled"
+    alone = probkm.SphericalGMM(2, **settings).fit(X)  # bucket of 2: a program of its own
+    assert result.log_likelihood_[1] == pytest.approx(float(np.sum(alone.score_samples(X))), rel=1e-6)
+    np.testing.assert_allclose(np.sort(result.estimators_[2].means_[:, 0]), np.sort(alone.means_[:, 0]), rtol=1e-4, atol=1e-4)
+
+
+def test_fits_side_by_side_give_the_numbers_and_the_warnings_of_fits_one_at_a_time():
+    """n_jobs only changes how many fits run at once: every K has its own seed, and each K's
+    warnings stay with that K although threads share one warnings module."""
+    # eight distinct points, four times each: from K = 8 on, sigma collapses or a component is empty, which warns
+    X = np.repeat(np.random.default_rng(0).normal(size=(8, 2)) * 5, 4, axis=0)
+    scans = {n: probkm.select_n_components(X, range(1, 11), n_temperatures=10, random_state=0, n_jobs=n) for n in (1, 3)}
+    one, three = scans[1], scans[3]
+    np.testing.assert_array_equal(one.scores_, three.scores_)
+    for k in one.candidates_:
+        np.testing.assert_array_equal(one.estimators_[k].means_, three.estimators_[k].means_)
+    assert one.notes_ == three.notes_ and set(one.notes_) == {8, 9, 10}

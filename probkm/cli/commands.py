@@ -291,7 +291,7 @@ def _cmd_select(args, say) -> Path:
         params.update(num_warmup=config.num_warmup, num_samples=config.num_samples, num_chains=config.num_chains)
     result = select_n_components(
         Z, range(config.k_min, config.k_max + 1), config.criterion, config.seed,
-        n_bootstrap=config.n_bootstrap, distinct_tol=config.distinct_tol, loo_rule=config.loo_rule, progress=say, **params,
+        n_bootstrap=config.n_bootstrap, distinct_tol=config.distinct_tol, loo_rule=config.loo_rule, n_jobs=config.n_jobs, progress=say, **params,
     )
     best = result.best_estimator_
     ari, ari_lines = label_agreement(dataset, best.predict(Z), config.data.label_column)

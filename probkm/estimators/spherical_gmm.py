@@ -413,10 +413,12 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         """
         return self._fit(X, sample_weight)
 
-    def _fit(self, X: Any, sample_weight: Any = None, ward: WardTree | None = None) -> SphericalGMM:
+    def _fit(self, X: Any, sample_weight: Any = None, ward: WardTree | None = None, components_bucket: int = 0) -> SphericalGMM:
         """:meth:`fit`, with the Ward tree of an earlier fit to the same ``X`` (a scan over ``K``
-        links once: :func:`probkm.select_n_components`)."""
+        links once: :func:`probkm.select_n_components`) and the fewest components the compiled
+        programs pad to (a scan pads every ``K`` to its largest ``K``'s bucket, so it compiles once)."""
         self._check_params()
+        self._components_bucket = int(components_bucket)
         X = self._validate(X, reset=True)
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         check_enough_samples(X.shape[0] if sample_weight is None else int(np.sum(sample_weight > 0)), self.n_components, param="n_components")
@@ -477,7 +479,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
             kwargs["observed"] = observed
         # components padded to a bucket too (probkm.core.shapes): a scan over K compiles once or twice
         n_components = int(self.n_components)
-        n_padded = bucket_components(n_components, x_std.shape[0])
+        n_padded = self._bucket(x_std.shape[0])
         extra = []
         if "means" in kwargs:  # fixed: padded like the components, and the start the weights and sigma fit from
             kwargs["means"] = pad_components({"means": kwargs["means"]}, n_padded)["means"]
@@ -676,10 +678,15 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         filled = predictive_impute(self._key(random_state), x, self._padded_draws(x.shape[0]), observed, sample=bool(sample))
         return np.where(np.isnan(X), self.scaling_.backward(np.asarray(filled, dtype=float)[: X.shape[0]]), X)
 
+    def _bucket(self, n_rows: int) -> int:
+        """The components a program for ``n_rows`` (padded) rows pads to: their bucket
+        (:func:`probkm.core.shapes.bucket_components`), or the larger one a scan fitted with."""
+        return max(bucket_components(int(self.n_components), n_rows), getattr(self, "_components_bucket", 0))
+
     def _padded_draws(self, n_rows: int) -> Draws:
         """The draws in standardised units, with components padded to their bucket for ``n_rows``
         rows (weight 0 on the padding), so predicting compiles once per bucket, not per K."""
-        n_padded = bucket_components(self.n_components, n_rows)
+        n_padded = self._bucket(n_rows)
         padded = pad_components({"weights": self.draws_.weights.T, "means": np.moveaxis(self.draws_.means, 1, 0)}, n_padded)
         draws = Draws(padded["weights"].T, np.moveaxis(padded["means"], 0, 1), self.draws_.sigma)
         return self.scaling_.draws(draws)

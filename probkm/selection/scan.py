@@ -13,9 +13,10 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from probkm._checks import InvalidType, InvalidValue, Options, check, check_numeric_2d, seed_from
+from probkm._checks import Either, Integer, InvalidType, InvalidValue, Optional, Options, check, check_numeric_2d, seed_from
 from probkm._files import atomic_write
 from probkm.estimators.spherical_gmm import SphericalGMM
+from probkm.selection.fits import fit_each, scan_bucket
 from probkm.selection.criteria import CRITERIA, INFORMATION_CRITERIA, information_criteria
 from probkm.selection.plots import plot_criterion, plot_staircase
 from probkm.selection.stacking import LOO_RULES, choose_by_loo, compare_loo, sample_stacked
@@ -299,28 +300,27 @@ def _candidates(n_components: Any, n_samples: int) -> np.ndarray:
     return np.asarray(ks, dtype=int)
 
 
-def _fit_quietly(estimator: SphericalGMM, X: np.ndarray, ward: Any = None) -> tuple[SphericalGMM, list]:
-    """``estimator.fit(X)`` with its warnings collected; ``ward``, the Ward tree of an earlier fit
-    to ``X`` with the same seed, spares the linkage (one tree serves every ``K``)."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        estimator._fit(X, ward=ward)
-    return estimator, list(caught)
+def _fitter(params: dict, X: np.ndarray, seed: int, bucket: int, **fixed: Any) -> Callable:
+    """``fit(k, ward)`` for :func:`probkm.selection.fits.fit_each`: a ``SphericalGMM`` of ``k``
+    components fitted to ``X``, its programs padded to ``bucket`` components, reusing ``ward``
+    (the Ward tree of an earlier fit to ``X`` with the same seed: one tree serves every ``K``)."""
+    def fit(k: int, ward: Any) -> tuple[SphericalGMM, Any]:
+        est = SphericalGMM(int(k), random_state=seed, **fixed, **params)._fit(X, ward=ward, components_bucket=bucket)
+        return est, est._ward_tree
+
+    return fit
 
 
 def _notes(caught: list) -> str:
     return "; ".join(dict.fromkeys(str(w.message).strip().splitlines()[0] for w in caught))
 
 
-def _scan_information(X, candidates, criterion, seed, params, say) -> dict[str, Any]:
-    estimators, rows, notes, caught_by_k, ward = {}, [], {}, {}, None
-    for k in candidates:
-        say(f"K = {k}: MAP")
-        est, caught = _fit_quietly(SphericalGMM(int(k), random_state=seed, **params), X, ward)
-        ward = est._ward_tree
-        estimators[int(k)], caught_by_k[int(k)] = est, caught
-        if caught:
-            notes[int(k)] = _notes(caught)
+def _scan_information(X, candidates, criterion, seed, params, n_jobs, say) -> dict[str, Any]:
+    fit = _fitter(params, X, seed, scan_bucket(candidates, X.shape[0]))
+    estimators, caught_by_k = fit_each(fit, candidates, n_jobs=n_jobs, say=say, label="MAP")
+    notes = {k: _notes(caught) for k, caught in caught_by_k.items() if caught}
+    rows = []
+    for k, est in estimators.items():
         values = information_criteria(est, X)
         order = ("n_parameters", "log_likelihood", "bic", "aic", "icl", "entropy")
         rows.append({"n_components": int(k), **{name: values[name] for name in order}, "sigma": float(est.sigma_)})
@@ -330,14 +330,11 @@ def _scan_information(X, candidates, criterion, seed, params, say) -> dict[str, 
 
 
 def _scan_loo(X, candidates, seed, params, rule, say) -> dict[str, Any]:
-    estimators, notes, caught_by_k, ward = {}, {}, {}, None
-    for k in candidates:
-        say(f"K = {k}: NUTS")
-        est, caught = _fit_quietly(SphericalGMM(int(k), inference="mcmc", random_state=seed, **params), X, ward)
-        ward = est._ward_tree
-        estimators[int(k)], caught_by_k[int(k)] = est, caught
-        if caught:
-            notes[int(k)] = _notes(caught)
+    fit = _fitter(params, X, seed, scan_bucket(candidates, X.shape[0]), inference="mcmc")
+    # one at a time: each K's NUTS traces its model anew, and NumPyro's effect handlers are one
+    # stack for the whole process, which two threads tracing at once would mix up
+    estimators, caught_by_k = fit_each(fit, candidates, n_jobs=1, say=say, label="NUTS")
+    notes = {k: _notes(caught) for k, caught in caught_by_k.items() if caught}
     table, loo_notes = compare_loo(estimators, X)
     for k, text in loo_notes.items():
         notes[k] = "; ".join(filter(None, [notes.get(k), text]))
@@ -367,8 +364,8 @@ def _scan_annealing(X, candidates, seed, params, staircase_settings, say) -> dic
     eligible = tuple(int(k) for k in candidates if 2 <= k < k_max)
     chosen = widest_plateau(stairs.plateaus, eligible, k_max)
     chosen = chosen if chosen in candidates else int(candidates[np.argmin(np.abs(candidates - chosen))])
-    say(f"K = {chosen}: MAP")
-    est, caught = _fit_quietly(SphericalGMM(chosen, random_state=seed, **params), X)
+    fitted, caught_by_k = fit_each(_fitter(params, X, seed, 0), np.array([chosen]), say=say, label="MAP")
+    est, caught = fitted[chosen], caught_by_k[chosen]
     boot = stairs.bootstrap_choices
     rows, scores, log_lik = [], [], []
     for k in candidates:
@@ -398,6 +395,7 @@ def select_n_components(
     staircase_temperatures: int = 120,
     staircase_t_min: float = 1e-4,
     loo_rule: str = "one_se",
+    n_jobs: int | None = None,
     progress: Callable[[str], None] | None = None,
     **estimator_params: Any,
 ) -> SelectionResult:
@@ -441,8 +439,15 @@ def select_n_components(
         standard error of its difference from the best (``elpd_diff <= dse``), ``"best"`` the
         highest ``elpd_loo`` (:func:`probkm.selection.stacking.choose_by_loo`). The stacking
         weights do not depend on it.
+    n_jobs : int or None, default None
+        BIC, AIC and ICL: MAP fits that run at once, in threads, after the first: ``None`` for
+        one per CPU core this process may use (its affinity mask), a negative number for that
+        many fewer plus one (``-1``: every core), ``1`` for one at a time. Each ``K`` has its
+        own seed, so the results do not depend on it (:mod:`probkm.selection.fits`). LOO's
+        NUTS fits run one at a time (each traces its model, and NumPyro's effect handlers are
+        one stack per process).
     progress : callable, optional
-        Called with a line of text before each fit.
+        Called with a line of text as each fit starts (from the thread that runs it).
     **estimator_params
         Passed to every :class:`probkm.SphericalGMM` (``n_init``, ``map_restarts``,
         ``num_samples``, ``sigma``, ...), except ``n_components``, ``inference`` and ``random_state``.
@@ -476,6 +481,7 @@ def select_n_components(
     """
     criterion = check("criterion", criterion, Options(CRITERIA))
     loo_rule = check("loo_rule", loo_rule, Options(LOO_RULES))
+    n_jobs = check("n_jobs", n_jobs, Optional(Either(Integer(1), Integer(None, -1))))
     X = check_numeric_2d(X)
     candidates = _candidates(n_components, X.shape[0])
     reserved = sorted(set(estimator_params) & set(RESERVED))
@@ -484,7 +490,7 @@ def select_n_components(
     seed = seed_from(random_state)
     say = progress or (lambda _: None)
     if criterion in INFORMATION_CRITERIA:
-        found = _scan_information(X, candidates, criterion, seed, estimator_params, say)
+        found = _scan_information(X, candidates, criterion, seed, estimator_params, n_jobs, say)
     elif criterion == "loo":
         found = _scan_loo(X, candidates, seed, estimator_params, loo_rule, say)
     else:
