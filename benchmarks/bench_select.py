@@ -333,7 +333,8 @@ def part_loo(ks, seeds, separation: float, n: int, extra_k: int) -> list[dict]:
 def _commit() -> str:
     try:
         head = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(HERE), "status", "--porcelain", "--", "../probkm", "."], capture_output=True, text=True).stdout
+        # the code that ran: probkm and the benchmarks, not the results they write
+        dirty = subprocess.run(["git", "-C", str(HERE), "status", "--porcelain", "--", "../probkm", ".", ":(exclude)results", ":(exclude)RESULTS.md"], capture_output=True, text=True).stdout
         return head + ("+uncommitted" if dirty.strip() else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
