@@ -247,7 +247,7 @@ class SelectConfig:
 
     data: DataConfig = field(default_factory=DataConfig)
     k_min: int = setting(1, Integer(1), "smallest K scanned")
-    k_max: int = setting(12, Integer(1), "largest K scanned (the staircase anneals this many centroids)")
+    k_max: int = setting(12, Integer(1), "largest K scanned (the staircase anneals twice this many centroids)")
     criterion: str = setting("bic", Options(CRITERIA), "bic, aic, icl, loo (NUTS and stacking) or annealing (the staircase)")
     n_init: int = setting(3, Integer(0), "k-means++ restarts beside annealing for each K's MAP start")
     map_restarts: int | str = setting("auto", Either(Options(("auto",)), Integer(1)), "MAP optimisations per K, from the best-ranked starts; auto: every start up to 1,000 rows, else 1")

@@ -18,7 +18,7 @@ WHAT = {
     "aic": "AIC at each K's MAP (lower is better)",
     "icl": "ICL = BIC + 2 x entropy of the responsibilities, at each K's MAP (lower is better)",
     "loo": "PSIS-LOO of each K's NUTS fit, with stacking weights (-2 elpd_loo, lower is better)",
-    "annealing": "the widest step of the deterministic-annealing staircase (K = 1 and K_max excluded)",
+    "annealing": "the widest step of the deterministic-annealing staircase (K = 1 excluded)",
 }
 
 

@@ -40,7 +40,7 @@ class SelectionResult:
     scores_ : ndarray, shape (n_candidates,)
         The criterion per ``K``, lower is better (scikit-learn's sign): BIC, AIC or ICL;
         ``-2 elpd_loo`` for LOO; minus the width in ``log T`` of the ``K`` step for the
-        staircase. NaN where a ``K`` is not eligible (the staircase's ``K = 1`` and ``K_max``).
+        staircase. NaN where a ``K`` is not eligible (the staircase's ``K = 1``).
     log_likelihood_ : ndarray, shape (n_candidates,)
         Total log-likelihood per ``K``: at the MAP point, or for NUTS the log pointwise
         predictive density ``sum_i log mean_s p(x_i | theta_s)``; NaN where no model was fitted.
@@ -359,9 +359,9 @@ def _scan_loo(X, candidates, seed, params, rule, say) -> dict[str, Any]:
 
 def _scan_annealing(X, candidates, seed, params, staircase_settings, say) -> dict[str, Any]:
     k_max = int(candidates[-1])
-    say(f"annealing {k_max} centroids ({staircase_settings['n_bootstrap']} bootstrap resamples)")
+    say(f"annealing the staircase up to K = {k_max} ({staircase_settings['n_bootstrap']} bootstrap resamples)")
     stairs = annealing_staircase(X, k_max, random_state=seed, **staircase_settings)
-    eligible = tuple(int(k) for k in candidates if 2 <= k < k_max)
+    eligible = tuple(int(k) for k in candidates if k >= 2)
     chosen = widest_plateau(stairs.plateaus, eligible, k_max)
     chosen = chosen if chosen in candidates else int(candidates[np.argmin(np.abs(candidates - chosen))])
     fitted, caught_by_k = fit_each(_fitter(params, X, seed, 0), np.array([chosen]), say=say, label="MAP")
@@ -413,10 +413,11 @@ def select_n_components(
       the score is ``-2 elpd_loo``, the choice by default the smallest ``K`` within one standard
       error of the best (``loo_rule``), and :meth:`SelectionResult.sample` draws from the
       mixture over ``K`` with the stacking weights;
-    * ``"annealing"``: the widest step of the deterministic-annealing staircase with
-      ``K_max = max(n_components)`` centroids, the trivial ``K = 1`` step and the last step at
-      ``K_max`` excluded (:mod:`probkm.selection.staircase`), with a bootstrap over the rows;
-      only the chosen ``K`` is then fitted (MAP).
+    * ``"annealing"``: the widest step, ``K = 2 .. K_max`` with ``K_max = max(n_components)``,
+      of the deterministic-annealing staircase (twice ``K_max`` centroids, so that the
+      ``K_max`` step ends at a split too; the trivial ``K = 1`` step excluded;
+      :mod:`probkm.selection.staircase`), with a bootstrap over the rows; only the chosen ``K``
+      is then fitted (MAP).
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
 """The deterministic-annealing staircase: how many distinct centroids survive at each temperature.
 
-:class:`probkm.AnnealedKMeans` anneals ``K_max`` coincident centroids from ``T = 1`` down to a
+:class:`probkm.AnnealedKMeans` anneals coincident centroids from ``T = 1`` down to a
 low temperature. They stay together until the first critical temperature (``1/2`` by the
 choice of its reference sigma, ``sigma_ref^2 = 2 lambda_max`` of the whole data), and a group
 of coincident centroids splits where ``T`` falls below ``lambda_max(C_g) / sigma_ref^2``,
@@ -9,16 +9,25 @@ of coincident centroids splits where ``T`` falls below ``lambda_max(C_g) / sigma
 standard deviation counts as one) against temperature gives a staircase, and a wide step in
 ``log T`` is a number of clusters that stays stable over a wide range of resolutions.
 
+Spare centroids. A staircase up to ``K_max`` anneals :data:`SPARE_CENTROIDS` times ``K_max``
+centroids (at most one per row). When a group splits, its centroids go to its two halves as
+annealing's perturbations fall, not in proportion to the clusters each half holds, and a half
+with fewer centroids than clusters can never separate them: with exactly ``K_max = 16``
+centroids, data of 15 well separated clusters showed a wide step at 14 and then a jump to 16
+(a spare centroid splitting a cluster in two) in 3 of 10 seeds. With twice as many, every
+``K = 2..16`` was recovered in 10 of 10 seeds (``benchmarks/bench_select.py``, part 3). Steps
+past ``K_max`` count as one, ``K_max + 1``.
+
 Which steps count. The ``K = 1`` step, from ``T = 1`` down to ``1/2``, is set by where the
-schedule starts, not by the data, and the last step at ``K_max`` runs down to the schedule's
-end because no centroid is left to split off: both are excluded. The staircase therefore
-never answers ``K = 1`` unless nothing splits at all above the schedule's end (and never
-answers ``K_max`` unless nothing stops before it): ask :func:`probkm.select_n_components`
-with ``criterion="bic"`` whether there is structure at all, and scan ``K_max`` at least one
-above the largest ``K`` of interest. Just below a critical temperature the fixed point
-converges slowly, so centroids caught mid-split can count as more groups for one temperature
-than they settle into; a split cannot be undone as ``T`` falls, so the count at ``T`` is the
-smallest count at or below ``T`` (a running minimum from the cold end).
+schedule starts, not by the data: it is excluded, and the staircase never answers ``K = 1``
+unless nothing splits at all above the schedule's end (ask :func:`probkm.select_n_components`
+with ``criterion="bic"`` whether there is structure at all). Every other step up to ``K_max``
+is eligible: the spare centroids end the ``K_max`` step at a split too, where the data make one.
+A last step that runs to the schedule's end is shorter than it would be on a longer schedule,
+so it is chosen only if it is the widest even so. Just below a critical temperature the fixed
+point converges slowly, so centroids caught mid-split can count as more groups for one
+temperature than they settle into; a split cannot be undone as ``T`` falls, so the count at
+``T`` is the smallest count at or below ``T`` (a running minimum from the cold end).
 
 A bootstrap over the rows (multinomial row weights, so every resample reuses one compiled
 program) gives a band around the staircase and the distribution of the chosen ``K``.
@@ -32,6 +41,8 @@ import numpy as np
 
 from probkm._checks import Integer, Real, check, seed_from
 from probkm.estimators.annealed_kmeans import AnnealedKMeans
+
+SPARE_CENTROIDS = 2  # centroids annealed per K of the staircase (module docstring: why)
 
 
 class Plateau(NamedTuple):
@@ -109,17 +120,19 @@ class Staircase(NamedTuple):
     temperatures : ndarray, shape (n_temperatures,)
         The schedule, decreasing from 1.
     counts : ndarray of int, shape (n_temperatures,)
-        Distinct centroids at each temperature (the smallest count at or below it).
+        Distinct centroids at each temperature (the smallest count at or below it), counted up
+        to ``K_max + 1``.
     plateaus : list of Plateau
         The steps, from ``T = 1`` down.
     widths : dict
         ``{K: width in log T}`` for ``K = 1 .. K_max`` (0 where the staircase skips ``K``).
     eligible : tuple of int
-        The ``K`` whose steps may be chosen (``2 .. K_max - 1``).
+        The ``K`` whose steps may be chosen (``2 .. K_max``).
     n_components : int
         The choice: the widest eligible step.
     splits : list of Split
-        Every split, with the analytic critical temperature of the group that split.
+        Every split, with the analytic critical temperature of the group that split (those
+        past ``K_max`` too).
     first_critical_temperature : float
         ``1/2``.
     bootstrap_counts : ndarray of int, shape (n_bootstrap, n_temperatures)
@@ -127,7 +140,8 @@ class Staircase(NamedTuple):
     bootstrap_choices : ndarray of int, shape (n_bootstrap,)
         The ``K`` each resample chooses.
     estimator : AnnealedKMeans
-        The annealing behind the staircase (``K_max`` centroids).
+        The annealing behind the staircase (:data:`SPARE_CENTROIDS` times ``K_max`` centroids,
+        at most one per row).
 
     Examples
     --------
@@ -137,7 +151,7 @@ class Staircase(NamedTuple):
     >>> X = np.r_[rng.normal(-5, 1, (40, 1)), rng.normal(5, 1, (40, 1))]
     >>> stairs = annealing_staircase(X, 4, n_temperatures=40, random_state=0)
     >>> stairs.n_components, int(stairs.counts[0]), stairs.eligible
-    (2, 1, (2, 3))
+    (2, 1, (2, 3, 4))
     """
 
     temperatures: np.ndarray
@@ -325,7 +339,8 @@ def annealing_staircase(
     ----------
     X : array_like, shape (n_samples, n_features)
     max_components : int
-        ``K_max``, the centroids annealed (at least 1).
+        ``K_max``, the largest ``K`` of the staircase (at least 1); :data:`SPARE_CENTROIDS`
+        times as many centroids are annealed, at most one per row.
     n_temperatures : int, default 120
         Steps of the geometric schedule from ``T = 1`` to ``t_min``.
     t_min : float, default 1e-4
@@ -365,19 +380,21 @@ def annealing_staircase(
     n_bootstrap = check("n_bootstrap", n_bootstrap, Integer(0))
     X = np.asarray(X, dtype=float)
     seed = seed_from(random_state)
-    est = AnnealedKMeans(max_components, n_temperatures=n_temperatures, t_min=t_min, n_init=0, random_state=seed).fit(X)
+    n_centroids = max(min(SPARE_CENTROIDS * max_components, X.shape[0]), max_components)
+    est = AnnealedKMeans(n_centroids, n_temperatures=n_temperatures, t_min=t_min, n_init=0, random_state=seed).fit(X)
     ones = np.ones(X.shape[0])
-    groups, counts = _stairs(est, X, ones, distinct_tol)
+    groups, all_counts = _stairs(est, X, ones, distinct_tol)
+    counts = np.minimum(all_counts, max_components + 1)  # past K_max, one step
     temperatures = np.asarray(est.temperatures_, dtype=float)
     plateaus = _plateaus(temperatures, counts)
-    eligible = tuple(range(2, max_components))
-    splits = _split_checks(X, ones, est.annealing_path_, temperatures, groups, counts, 2.0 * _top_eigenvalue(X, ones))
+    eligible = tuple(range(2, max_components + 1))
+    splits = _split_checks(X, ones, est.annealing_path_, temperatures, groups, all_counts, 2.0 * _top_eigenvalue(X, ones))
     rng = np.random.default_rng(seed)
     boot_counts, boot_choices = [], []
     for _ in range(n_bootstrap):
         weights = rng.multinomial(X.shape[0], np.full(X.shape[0], 1.0 / X.shape[0])).astype(float)
-        fit = AnnealedKMeans(max_components, n_temperatures=n_temperatures, t_min=t_min, n_init=0, random_state=int(rng.integers(2**31 - 1)))
-        _, c = _stairs(fit.fit(X, sample_weight=weights), X, weights, distinct_tol)
+        fit = AnnealedKMeans(n_centroids, n_temperatures=n_temperatures, t_min=t_min, n_init=0, random_state=int(rng.integers(2**31 - 1)))
+        c = np.minimum(_stairs(fit.fit(X, sample_weight=weights), X, weights, distinct_tol)[1], max_components + 1)
         boot_counts.append(c)
         boot_choices.append(widest_plateau(_plateaus(temperatures, c), eligible, max_components))
     widths = {k: max([p.width for p in plateaus if p.n_components == k], default=0.0) for k in range(1, max_components + 1)}
