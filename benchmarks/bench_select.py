@@ -351,13 +351,14 @@ def markdown(results: dict) -> str:
     """The tables of ``results`` (the JSON this script writes)."""
     import numpy as np
 
-    lines = [f"# K selection: probkm against mclust (EII)", "", f"{results['r']}; threads per side in parts 1, 3 and 4: {results.get('threads', '-')}" + (" (both pinned to cores 0 to threads - 1)" if results.get("pinned") else "") + "; part 2 says its own "
+    lines = [f"# K selection: probkm against mclust (EII)", "", f"{results['r']}; threads per side in parts 1, 3 and 4: {results.get('threads', '-')}; part 2 says its own "
              f"(XLA_FLAGS intra_op_parallelism_threads, OMP/OPENBLAS/MKL_NUM_THREADS). Each part names the commit it measured and its command.", ""]
 
     def stamp(key):
         """Parts run at different times; each keeps the commit and command that produced it."""
         made = results.get("stamps", {}).get(key, {"commit": results.get("commit", "unknown"), "command": results.get("command", "")})
-        return [f"Commit {made['commit']}. Command: `{made['command']}`.", ""]
+        cores = f" Both sides pinned to cores {made['cores']}." if made.get("cores") else ""
+        return [f"Commit {made['commit']}. Command: `{made['command']}`.{cores}", ""]
 
     loglik = results.get("loglik")
     if loglik:
@@ -484,14 +485,15 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     previous = out / "select.json"
     results = json.loads(previous.read_text()) if previous.exists() else {}
-    made = {"commit": _commit(), "command": " ".join(["python benchmarks/bench_select.py", *(argv if argv is not None else sys.argv[1:])])}
+    made = {"commit": _commit(), "command": " ".join(["python benchmarks/bench_select.py", *(argv if argv is not None else sys.argv[1:])]),
+            "cores": sorted(os.sched_getaffinity(0))}
     stamps = results.setdefault("stamps", {})
     for key in ("loglik", "timing", "recovery", "overlap"):  # results from before per-part stamps
         if key in results and key not in stamps:
             stamps[key] = {"commit": results.get("commit", "unknown"), "command": results.get("command", "")}
     results["r"] = _r_version(env)
     if parts - {2}:  # part 2 keeps its thread count with each run
-        results["threads"], results["pinned"] = args.threads, True
+        results["threads"] = args.threads
     results.pop("commit", None), results.pop("command", None)
     for part, keys in ((1, ("loglik",)), (2, (f"timing_{args.threads}",)), (3, ("recovery", "overlap")), (4, ("loo",))):
         if part in parts:
