@@ -477,7 +477,7 @@ class SphericalGMM(DensityMixin, ProbKMBase):
         kwargs = {k: v for k, v in self.scaling_.model_kwargs(self.model_kwargs_).items() if k != "n_components"}
         if observed is not None:
             kwargs["observed"] = observed
-        # components padded to a bucket too (probkm.core.shapes): a scan over K compiles once or twice
+        # components padded to a bucket too (probkm.core.shapes; a scan passes the bucket of its largest K), so a scan compiles once
         n_components = int(self.n_components)
         n_padded = self._bucket(x_std.shape[0])
         extra = []

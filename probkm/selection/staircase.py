@@ -15,7 +15,7 @@ annealing's perturbations fall, not in proportion to the clusters each half hold
 with fewer centroids than clusters can never separate them: with exactly ``K_max = 16``
 centroids, data of 15 well separated clusters showed a wide step at 14 and then a jump to 16
 (a spare centroid splitting a cluster in two) in 3 of 10 seeds. With twice as many, every
-``K = 2..16`` was recovered in 10 of 10 seeds (``benchmarks/bench_select.py``, part 3). Steps
+``K = 2..15`` was recovered in 10 of 10 seeds (``benchmarks/bench_select.py``, part 3). Steps
 past ``K_max`` count as one, ``K_max + 1``.
 
 Which steps count. The ``K = 1`` step, from ``T = 1`` down to ``1/2``, is set by where the
