@@ -256,7 +256,7 @@ class SelectConfig:
     num_samples: int = setting(500, Integer(1), "loo: NUTS draws kept per chain")
     num_chains: int = setting(2, Integer(1), "loo: NUTS chains")
     loo_rule: str = setting("one_se", Options(LOO_RULES), "loo: one_se (the smallest K within one standard error of the best elpd) or best (the highest elpd)")
-    n_jobs: int | None = setting(None, Optional(Either(Integer(1), Integer(None, -1))), "fits that run at once, in threads; null: one per usable CPU core, -1: every core, 1: one at a time (the numbers do not change)")
+    n_jobs: int | None = setting(None, Optional(Either(Integer(1), Integer(None, -1))), "fits that run at once, in threads; null: one per usable CPU core, at most 4; -1: every core; 1: one at a time (the numbers do not change)")
     n_bootstrap: int = setting(20, Integer(0), "annealing: resamples of the rows for the band")
     distinct_tol: float = setting(0.02, Real(0.0), "annealing: centroids closer than this times the data's pooled sd are one")
     n_generate: int | None = setting(None, Optional(Integer(1)), "points generated from the chosen (or stacked) model; null: as many as the data")

@@ -8,7 +8,7 @@ loop of ``fit`` calls, with the same numbers:
 * after the first fit (which compiles the program and builds the Ward tree the others reuse),
   the others run ``n_jobs`` at a time in threads (:func:`fit_each`). A fit is a chain of small
   XLA operations that keeps two cores about half busy; two fits side by side fill them (a scan of
-  ``K = 1..16`` at 10,000 rows on two cores: 2.7 s one at a time, 1.9 s two at a time;
+  ``K = 1..16`` at 10,000 rows on two cores: 2.7 s one at a time, 1.7-1.8 s two at a time;
   ``docs/shapes.md``). Each fit has its own seed, so the order they run in changes nothing.
 
 Threads are safe here because the fits after the first trace nothing: they run the program the
@@ -27,6 +27,11 @@ from typing import Any, Callable
 import numpy as np
 
 from probkm.core.shapes import bucket_components, bucket_rows
+
+# fits at once by default, however many cores: side by side they fill the cores that small XLA
+# operations leave idle (on two cores, three at once were no faster than two), while each holds
+# its own arrays, which on a large data set and a large machine would add up
+DEFAULT_MAX_JOBS = 4
 
 
 def scan_bucket(candidates: np.ndarray, n_samples: int) -> int:
@@ -77,17 +82,20 @@ def usable_cores() -> int:
 
 
 def resolve_n_jobs(n_jobs: int | None, n_fits: int) -> int:
-    """How many fits run at once: ``n_jobs`` (``None``: the usable cores; negative: that many
-    fewer than the usable cores plus one, as in scikit-learn), at most ``n_fits`` and at least 1.
+    """How many fits run at once: ``n_jobs`` (``None``: the usable cores, at most
+    :data:`DEFAULT_MAX_JOBS`; negative: that many fewer than the usable cores plus one, as in
+    scikit-learn), at most ``n_fits`` and at least 1.
 
     Examples
     --------
-    >>> from probkm.selection.fits import resolve_n_jobs
+    >>> from probkm.selection.fits import resolve_n_jobs, usable_cores
     >>> resolve_n_jobs(2, 16), resolve_n_jobs(8, 3), resolve_n_jobs(1, 16)
     (2, 3, 1)
+    >>> 1 <= resolve_n_jobs(None, 16) <= min(usable_cores(), 4), resolve_n_jobs(-1, 64) == usable_cores()
+    (True, True)
     """
     cores = usable_cores()
-    wanted = cores if n_jobs is None else (int(n_jobs) if n_jobs > 0 else max(cores + 1 + int(n_jobs), 1))
+    wanted = min(cores, DEFAULT_MAX_JOBS) if n_jobs is None else (int(n_jobs) if n_jobs > 0 else max(cores + 1 + int(n_jobs), 1))
     return max(1, min(wanted, int(n_fits)))
 
 

@@ -442,7 +442,7 @@ def select_n_components(
         weights do not depend on it.
     n_jobs : int or None, default None
         BIC, AIC and ICL: MAP fits that run at once, in threads, after the first: ``None`` for
-        one per CPU core this process may use (its affinity mask), a negative number for that
+        one per CPU core this process may use (its affinity mask), at most four, a negative number for that
         many fewer plus one (``-1``: every core), ``1`` for one at a time. Each ``K`` has its
         own seed, so the results do not depend on it (:mod:`probkm.selection.fits`). LOO's
         NUTS fits run one at a time (each traces its model, and NumPyro's effect handlers are
