@@ -138,7 +138,8 @@ def fit_each(
         ``fit(k, shared)`` returns ``(estimator, shared)``: ``shared`` is ``None`` for the first
         call and that call's returned ``shared`` (a Ward tree) for the others.
     candidates : ndarray of int
-        The ``K`` to fit; the largest run first, so that the longest fits do not come last.
+        The ``K`` to fit: the first alone, then the others largest first, so that the
+        longest fits do not come last.
     n_jobs : int or None
         Fits at once (:func:`resolve_n_jobs`).
     say : callable
